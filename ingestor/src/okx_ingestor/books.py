@@ -1,0 +1,314 @@
+"""Per-instrument L2 books with OKX's seqId/prevSeqId rules and CRC32 checksum.
+
+State machine per book (pure: no I/O; the caller fetches REST snapshots):
+
+    EMPTY ──ws snapshot──▶ LIVE ──gap / checksum failure──▶ RESYNC
+      │                     ▲                                  │
+      └──update (no ws snapshot yet)──▶ BUFFERING ──feed_snapshot()──┘
+
+- LIVE: every update must chain (prevSeqId == last seqId). A heartbeat has
+  seqId == prevSeqId and no levels. A documented sequence reset has seqId < prevSeqId
+  (prevSeqId still chains) and is accepted and counted.
+- On a gap or a checksum mismatch the book is dropped (counted) and goes to
+  BUFFERING: updates are buffered (bounded) until a snapshot arrives, either a WS
+  `action: snapshot` or a REST /api/v5/market/books snapshot fed with
+  `feed_snapshot()` following OKX's procedure (drop buffered seqId <= snapshot seqId;
+  the first applied update must satisfy prevSeqId <= snapshot seqId < seqId).
+- The checksum is verified when non-zero and ignored when 0 (OKX fixed it to 0 in
+  June 2026). Messages without seqId (OKX before 2022-H2) skip continuity checks.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+
+from .decoder import BookData
+
+CHECKSUM_DEPTH = 25
+DEFAULT_BUFFER_LIMIT = 10_000
+
+
+class BookState(Enum):
+    EMPTY = "empty"
+    LIVE = "live"
+    BUFFERING = "buffering"
+
+
+class Outcome(Enum):
+    """What apply() did with one push; the caller counts and reacts."""
+
+    SNAPSHOT = "snapshot"
+    APPLIED = "applied"
+    HEARTBEAT = "heartbeat"
+    RESET = "reset"  # documented sequence reset, applied
+    BUFFERED = "buffered"  # waiting for a snapshot
+    GAP = "gap"  # book dropped; caller must resync (resubscribe or REST snapshot)
+    CHECKSUM_FAILED = "checksum_failed"  # book dropped; caller must resync
+    BAD_LEVEL = "bad_level"  # unparsable level; book dropped
+
+
+class SnapshotResult(Enum):
+    LIVE = "live"  # snapshot applied, buffered updates replayed
+    REFETCH = "refetch"  # snapshot older than the buffer, or buffer does not chain
+
+
+@dataclass(slots=True)
+class BookCounters:
+    snapshots: int = 0
+    updates: int = 0
+    heartbeats: int = 0
+    gaps: int = 0
+    resets: int = 0
+    resyncs: int = 0
+    checksum_ok: int = 0
+    checksum_failures: int = 0
+    checksum_skipped: int = 0
+    buffered_dropped: int = 0
+    bad_levels: int = 0
+
+
+class _Side:
+    """One side of the book: price -> (price str, size str), sorted best first."""
+
+    __slots__ = ("_keys", "_levels", "_sign")
+
+    def __init__(self, descending: bool) -> None:
+        self._sign = -1 if descending else 1
+        self._keys: list[Decimal] = []
+        self._levels: dict[Decimal, tuple[str, str]] = {}
+
+    def clear(self) -> None:
+        self._keys.clear()
+        self._levels.clear()
+
+    def set(self, px: str, sz: str) -> None:
+        key = Decimal(px)
+        if not key.is_finite():
+            raise InvalidOperation(px)
+        if self._sign < 0:
+            key = -key
+        levels = self._levels
+        if Decimal(sz).is_zero():
+            if key in levels:
+                del levels[key]
+                keys = self._keys
+                del keys[bisect_left(keys, key)]
+            return
+        if key not in levels:
+            keys = self._keys
+            keys.insert(bisect_left(keys, key), key)
+        levels[key] = (px, sz)
+
+    def top(self, n: int) -> list[tuple[str, str]]:
+        levels = self._levels
+        return [levels[k] for k in self._keys[:n]]
+
+    def best(self) -> tuple[str, str] | None:
+        return self._levels[self._keys[0]] if self._keys else None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
+    """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit."""
+    parts: list[str] = []
+    for i in range(max(len(bids), len(asks))):
+        if i < len(bids):
+            parts.append(bids[i][0])
+            parts.append(bids[i][1])
+        if i < len(asks):
+            parts.append(asks[i][0])
+            parts.append(asks[i][1])
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+@dataclass
+class L2Book:
+    inst_id: str
+    channel: str = "books"
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT
+    verify_checksum: bool = True
+    state: BookState = BookState.EMPTY
+    last_seq_id: int | None = None
+    last_ts: int = 0
+    counters: BookCounters = field(default_factory=BookCounters)
+    _bids: _Side = field(default_factory=lambda: _Side(descending=True))
+    _asks: _Side = field(default_factory=lambda: _Side(descending=False))
+    _buffer: list[BookData] = field(default_factory=list)
+
+    # -- queries -------------------------------------------------------------------
+    def best_bid(self) -> tuple[str, str] | None:
+        return self._bids.best()
+
+    def best_ask(self) -> tuple[str, str] | None:
+        return self._asks.best()
+
+    def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        return self._bids.top(n), self._asks.top(n)
+
+    def depth(self) -> tuple[int, int]:
+        return len(self._bids), len(self._asks)
+
+    def checksum(self) -> int:
+        return okx_checksum(self._bids.top(CHECKSUM_DEPTH), self._asks.top(CHECKSUM_DEPTH))
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def first_buffered_prev_seq_id(self) -> int | None:
+        return self._buffer[0].prev_seq_id if self._buffer else None
+
+    # -- feeding -------------------------------------------------------------------
+    def apply(self, data: BookData, action: str | None) -> Outcome:
+        """Apply one WS push (`action` from the message; None = full snapshot)."""
+        if action != "update" or data.prev_seq_id == -1:
+            return self._load_snapshot(data)
+        if self.state is not BookState.LIVE:
+            self._buffer_update(data)
+            return Outcome.BUFFERED
+        return self._apply_update(data)
+
+    def feed_snapshot(self, snapshot: BookData) -> SnapshotResult:
+        """Apply a REST /market/books snapshot to a BUFFERING book (OKX's procedure)."""
+        snap_seq = snapshot.seq_id
+        buffered = self._buffer
+        if snap_seq is None:
+            raise ValueError("a REST snapshot for the buffering procedure needs seqId")
+        first_prev = buffered[0].prev_seq_id if buffered else None
+        if first_prev is not None and snap_seq < first_prev:
+            return SnapshotResult.REFETCH
+        pending = [u for u in buffered if u.seq_id is None or u.seq_id > snap_seq]
+        if pending and pending[0].prev_seq_id is not None and pending[0].prev_seq_id > snap_seq:
+            return SnapshotResult.REFETCH
+        self._buffer = []
+        self._load_snapshot(snapshot)
+        for update in pending:
+            if self._apply_update(update) in (
+                Outcome.GAP,
+                Outcome.CHECKSUM_FAILED,
+                Outcome.BAD_LEVEL,
+            ):
+                self._buffer = []
+                return SnapshotResult.REFETCH
+        return SnapshotResult.LIVE
+
+    def drop(self) -> None:
+        """Forget the book and wait for a new snapshot (counted as a resync)."""
+        self._bids.clear()
+        self._asks.clear()
+        self.last_seq_id = None
+        self.state = BookState.BUFFERING
+        self.counters.resyncs += 1
+
+    # -- internals -----------------------------------------------------------------
+    def _buffer_update(self, data: BookData) -> None:
+        if self.state is BookState.EMPTY:
+            self.state = BookState.BUFFERING
+        buffered = self._buffer
+        if len(buffered) >= self.buffer_limit:
+            del buffered[0]  # oldest first; a REST snapshot will cover it
+            self.counters.buffered_dropped += 1
+        buffered.append(data)
+
+    def _load_snapshot(self, data: BookData) -> Outcome:
+        self._bids.clear()
+        self._asks.clear()
+        self._buffer = []
+        self.counters.snapshots += 1
+        if not self._apply_levels(data):
+            return Outcome.BAD_LEVEL
+        self.last_seq_id = data.seq_id
+        self.last_ts = data.ts
+        self.state = BookState.LIVE
+        if not self._checksum_ok(data.checksum):
+            return Outcome.CHECKSUM_FAILED
+        return Outcome.SNAPSHOT
+
+    def _apply_update(self, data: BookData) -> Outcome:
+        counters = self.counters
+        seq, prev, last = data.seq_id, data.prev_seq_id, self.last_seq_id
+        outcome = Outcome.APPLIED
+        if seq is not None and prev is not None and last is not None:
+            if prev != last:
+                counters.gaps += 1
+                self.drop()
+                return Outcome.GAP
+            if seq == prev:
+                if not data.asks and not data.bids:
+                    counters.heartbeats += 1
+                    self.last_ts = data.ts
+                    return Outcome.HEARTBEAT
+            elif seq < prev:
+                counters.resets += 1
+                outcome = Outcome.RESET
+        counters.updates += 1
+        if not self._apply_levels(data):
+            return Outcome.BAD_LEVEL
+        if seq is not None:
+            self.last_seq_id = seq
+        self.last_ts = data.ts
+        if not self._checksum_ok(data.checksum):
+            return Outcome.CHECKSUM_FAILED
+        return outcome
+
+    def _apply_levels(self, data: BookData) -> bool:
+        try:
+            bids, asks = self._bids, self._asks
+            for level in data.bids:
+                bids.set(level[0], level[1])
+            for level in data.asks:
+                asks.set(level[0], level[1])
+        except (InvalidOperation, ValueError, IndexError, TypeError):
+            self.counters.bad_levels += 1
+            self.drop()
+            return False
+        return True
+
+    def _checksum_ok(self, expected: int) -> bool:
+        if expected == 0 or not self.verify_checksum:
+            self.counters.checksum_skipped += 1
+            return True
+        if self.checksum() == expected:
+            self.counters.checksum_ok += 1
+            return True
+        self.counters.checksum_failures += 1
+        self.drop()
+        return False
+
+
+class BookRegistry:
+    """All incremental books, keyed by (channel, instId)."""
+
+    def __init__(
+        self, buffer_limit: int = DEFAULT_BUFFER_LIMIT, verify_checksum: bool = True
+    ) -> None:
+        self.buffer_limit = buffer_limit
+        self.verify_checksum = verify_checksum
+        self.books: dict[tuple[str, str], L2Book] = {}
+
+    def get(self, channel: str, inst_id: str) -> L2Book:
+        key = (channel, inst_id)
+        book = self.books.get(key)
+        if book is None:
+            book = L2Book(
+                inst_id,
+                channel,
+                buffer_limit=self.buffer_limit,
+                verify_checksum=self.verify_checksum,
+            )
+            self.books[key] = book
+        return book
+
+    def totals(self) -> BookCounters:
+        total = BookCounters()
+        for book in self.books.values():
+            for name in BookCounters.__dataclass_fields__:
+                setattr(total, name, getattr(total, name) + getattr(book.counters, name))
+        return total

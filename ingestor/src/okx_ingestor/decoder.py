@@ -1,0 +1,365 @@
+"""Raw OKX v5 WebSocket text frame -> one typed message.
+
+Prices and sizes stay the exact strings OKX sent (never float); exchange timestamps
+become int milliseconds. Anything malformed raises DecodeError with a short `kind`
+so callers can count it and log it once per kind.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+try:  # orjson is a declared dependency; json keeps the decoder usable without it.
+    import orjson
+
+    _loads = orjson.loads
+    JSON_LIBRARY = "orjson"
+except ImportError:  # pragma: no cover - exercised only where orjson is missing
+    import json
+
+    _loads = json.loads
+    JSON_LIBRARY = "json"
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+BOOK_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt"})
+INCREMENTAL_BOOK_CHANNELS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
+TRADE_CHANNELS = frozenset({"trades", "trades-all"})
+
+
+class DecodeError(ValueError):
+    """A frame that cannot be turned into a message; `kind` is stable for counting."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Pong:
+    """The text `pong` answer to our text `ping`."""
+
+
+PONG = Pong()
+
+
+@dataclass(slots=True)
+class Event:
+    """subscribe / unsubscribe acks, `error` (with code), `notice` (64008), others."""
+
+    event: str
+    code: str | None
+    msg: str
+    arg: dict[str, Any] | None
+    conn_id: str | None
+    req_id: str | None
+
+
+@dataclass(slots=True)
+class Trade:
+    inst_id: str
+    trade_id: str
+    px: str
+    sz: str
+    side: str
+    ts: int
+    count: int | None
+    seq_id: int | None
+
+
+@dataclass(slots=True)
+class TradesMsg:
+    channel: str
+    inst_id: str
+    trades: list[Trade]
+
+
+@dataclass(slots=True)
+class BookData:
+    """One book push. Levels are [price, size, deprecated, numOrders] strings."""
+
+    asks: list[list[str]]
+    bids: list[list[str]]
+    ts: int
+    checksum: int
+    seq_id: int | None
+    prev_seq_id: int | None
+
+
+@dataclass(slots=True)
+class BookMsg:
+    channel: str
+    inst_id: str
+    action: str | None  # "snapshot" | "update" | None (books5, bbo-tbt: always full)
+    items: list[BookData]
+
+
+@dataclass(slots=True)
+class Ticker:
+    inst_type: str
+    inst_id: str
+    last: str
+    last_sz: str
+    ask_px: str | None
+    ask_sz: str | None
+    bid_px: str | None
+    bid_sz: str | None
+    open24h: str | None
+    high24h: str | None
+    low24h: str | None
+    vol_ccy24h: str | None
+    vol24h: str | None
+    ts: int
+
+
+@dataclass(slots=True)
+class FundingRate:
+    inst_type: str
+    inst_id: str
+    funding_rate: str
+    funding_time: int
+    next_funding_time: int | None
+    premium: str | None
+    sett_funding_rate: str | None
+    sett_state: str | None
+    method: str | None
+    ts: int
+
+
+@dataclass(slots=True)
+class MarkPrice:
+    inst_type: str
+    inst_id: str
+    mark_px: str
+    ts: int
+
+
+@dataclass(slots=True)
+class IndexTicker:
+    inst_id: str
+    idx_px: str
+    open24h: str | None
+    high24h: str | None
+    low24h: str | None
+    ts: int
+
+
+@dataclass(slots=True)
+class RecordsMsg:
+    """tickers, funding-rate, mark-price, index-tickers: a list of typed records."""
+
+    channel: str
+    inst_id: str
+    records: list[Any]
+
+
+Message = Pong | Event | TradesMsg | BookMsg | RecordsMsg
+
+
+def decode(frame: str | bytes) -> Message:
+    """Decode one WebSocket text frame; raise DecodeError when it is not usable."""
+    if frame == "pong" or frame == b"pong":
+        return PONG
+    try:
+        obj = _loads(frame)
+    except ValueError as exc:
+        raise DecodeError("invalid_json", str(exc)[:80]) from None
+    if type(obj) is not dict:
+        raise DecodeError("not_an_object")
+    try:
+        return _dispatch(obj)
+    except DecodeError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        channel = _channel_of(obj)
+        raise DecodeError(f"bad_shape:{channel}", repr(exc)[:80]) from None
+
+
+def _channel_of(obj: dict[str, Any]) -> str:
+    arg = obj.get("arg")
+    if isinstance(arg, dict) and isinstance(arg.get("channel"), str):
+        return arg["channel"][:40]
+    return "?"
+
+
+def _dispatch(obj: dict[str, Any]) -> Message:
+    event = obj.get("event")
+    if event is not None:
+        return _event(obj, event)
+    arg = obj["arg"]
+    channel = arg["channel"]
+    inst_id = arg["instId"]
+    data = obj["data"]
+    if type(data) is not list or type(inst_id) is not str:
+        raise DecodeError(f"bad_shape:{_channel_of(obj)}", "data must be a list")
+    if channel in BOOK_CHANNELS:
+        return BookMsg(channel, inst_id, obj.get("action"), [_book(d) for d in data])
+    if channel in TRADE_CHANNELS:
+        return TradesMsg(channel, inst_id, [_trade(d, inst_id) for d in data])
+    parser = _RECORD_PARSERS.get(channel)
+    if parser is None:
+        raise DecodeError(f"unknown_channel:{str(channel)[:40]}")
+    return RecordsMsg(channel, inst_id, [parser(d, inst_id) for d in data])
+
+
+def _event(obj: dict[str, Any], event: Any) -> Event:
+    if type(event) is not str:
+        raise DecodeError("bad_shape:event")
+    code = obj.get("code")
+    arg = obj.get("arg")
+    return Event(
+        event=event,
+        code=None if code is None else str(code),
+        msg=str(obj.get("msg", "")),
+        arg=arg if isinstance(arg, dict) else None,
+        conn_id=obj.get("connId"),
+        req_id=obj.get("id"),
+    )
+
+
+def _num(value: Any, field: str) -> str:
+    if type(value) is str and _NUMBER.fullmatch(value):
+        return value
+    raise DecodeError(f"bad_number:{field}", repr(value)[:40])
+
+
+def _opt_num(value: Any, field: str) -> str | None:
+    if value is None or value == "":
+        return None
+    return _num(value, field)
+
+
+def _ms(value: Any, field: str = "ts") -> int:
+    if type(value) is str and value.isdigit():
+        return int(value)
+    if type(value) is int and value >= 0:
+        return value
+    raise DecodeError(f"bad_timestamp:{field}", repr(value)[:40])
+
+
+def _opt_ms(value: Any, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    return _ms(value, field)
+
+
+def _opt_int(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if type(value) is str and value.lstrip("-").isdigit():
+        return int(value)
+    raise DecodeError(f"bad_integer:{field}", repr(value)[:40])
+
+
+def _levels(raw: Any, field: str) -> list[list[str]]:
+    if type(raw) is not list:
+        raise DecodeError(f"bad_levels:{field}")
+    for level in raw:
+        if type(level) is not list or len(level) < 2:
+            raise DecodeError(f"bad_levels:{field}", repr(level)[:40])
+        _num(level[0], "price")
+        _num(level[1], "size")
+    return raw
+
+
+def _book(d: dict[str, Any]) -> BookData:
+    checksum = d.get("checksum", 0)
+    if type(checksum) is not int:
+        raise DecodeError("bad_integer:checksum", repr(checksum)[:40])
+    return BookData(
+        asks=_levels(d.get("asks", []), "asks"),
+        bids=_levels(d.get("bids", []), "bids"),
+        ts=_ms(d["ts"]),
+        checksum=checksum,
+        seq_id=_opt_int(d.get("seqId"), "seqId"),
+        prev_seq_id=_opt_int(d.get("prevSeqId"), "prevSeqId"),
+    )
+
+
+def _side(value: Any) -> str:
+    if value == "buy" or value == "sell":
+        return value
+    raise DecodeError("bad_side", repr(value)[:20])
+
+
+def _trade(d: dict[str, Any], inst_id: str) -> Trade:
+    trade_id = d["tradeId"]
+    if type(trade_id) is not str or not trade_id:
+        raise DecodeError("bad_trade_id", repr(trade_id)[:40])
+    return Trade(
+        inst_id=d.get("instId", inst_id),
+        trade_id=trade_id,
+        px=_num(d["px"], "px"),
+        sz=_num(d["sz"], "sz"),
+        side=_side(d["side"]),
+        ts=_ms(d["ts"]),
+        count=_opt_int(d.get("count"), "count"),
+        seq_id=_opt_int(d.get("seqId"), "seqId"),
+    )
+
+
+def _ticker(d: dict[str, Any], inst_id: str) -> Ticker:
+    return Ticker(
+        inst_type=str(d.get("instType", "")),
+        inst_id=d.get("instId", inst_id),
+        last=_num(d["last"], "last"),
+        last_sz=_num(d["lastSz"], "lastSz"),
+        ask_px=_opt_num(d.get("askPx"), "askPx"),
+        ask_sz=_opt_num(d.get("askSz"), "askSz"),
+        bid_px=_opt_num(d.get("bidPx"), "bidPx"),
+        bid_sz=_opt_num(d.get("bidSz"), "bidSz"),
+        open24h=_opt_num(d.get("open24h"), "open24h"),
+        high24h=_opt_num(d.get("high24h"), "high24h"),
+        low24h=_opt_num(d.get("low24h"), "low24h"),
+        vol_ccy24h=_opt_num(d.get("volCcy24h"), "volCcy24h"),
+        vol24h=_opt_num(d.get("vol24h"), "vol24h"),
+        ts=_ms(d["ts"]),
+    )
+
+
+def _funding(d: dict[str, Any], inst_id: str) -> FundingRate:
+    return FundingRate(
+        inst_type=str(d.get("instType", "")),
+        inst_id=d.get("instId", inst_id),
+        funding_rate=_num(d["fundingRate"], "fundingRate"),
+        funding_time=_ms(d["fundingTime"], "fundingTime"),
+        next_funding_time=_opt_ms(d.get("nextFundingTime"), "nextFundingTime"),
+        premium=_opt_num(d.get("premium"), "premium"),
+        sett_funding_rate=_opt_num(d.get("settFundingRate"), "settFundingRate"),
+        sett_state=d.get("settState") or None,
+        method=d.get("method") or None,
+        ts=_ms(d["ts"]),
+    )
+
+
+def _mark(d: dict[str, Any], inst_id: str) -> MarkPrice:
+    return MarkPrice(
+        inst_type=str(d.get("instType", "")),
+        inst_id=d.get("instId", inst_id),
+        mark_px=_num(d["markPx"], "markPx"),
+        ts=_ms(d["ts"]),
+    )
+
+
+def _index(d: dict[str, Any], inst_id: str) -> IndexTicker:
+    return IndexTicker(
+        inst_id=d.get("instId", inst_id),
+        idx_px=_num(d["idxPx"], "idxPx"),
+        open24h=_opt_num(d.get("open24h"), "open24h"),
+        high24h=_opt_num(d.get("high24h"), "high24h"),
+        low24h=_opt_num(d.get("low24h"), "low24h"),
+        ts=_ms(d["ts"]),
+    )
+
+
+_RECORD_PARSERS: dict[str, Any] = {
+    "tickers": _ticker,
+    "funding-rate": _funding,
+    "mark-price": _mark,
+    "index-tickers": _index,
+}
