@@ -1,0 +1,82 @@
+# okx_hft.infra — every entry point a user or CI needs.
+#   make lab          build the all-in-one lab host and deploy the platform on it
+#   make test         lint + unit + molecule (what .ci/run runs)
+# Every target installs what it needs: a project virtualenv, Docker Engine and
+# debootstrap from Debian's packages, and starts dockerd when nothing runs it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PYTHON      ?= python3
+BIN         := $(CURDIR)/$(VENV)/bin
+COLL_LINK   := .collections/ansible_collections/okx_hft/infra
+# Debian versions the scenarios run on; `make molecule DISTROS="12 13"` runs both.
+DISTROS     ?= 12
+# Scenarios to run; default: every directory under molecule/ with a molecule.yml.
+SCENARIOS   ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+
+.PHONY: help venv host images lab lab-destroy lint unit molecule test build clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+$(COLL_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+venv: $(VENV)/.installed $(COLL_LINK) ## project virtualenv with the pinned tooling
+
+host: ## Docker Engine + debootstrap installed, dockerd running
+	bash scripts/host-setup.sh
+
+images: host ## systemd base images for Debian $(DISTROS) (rebuilt only when inputs change)
+	for d in $(sort $(DISTROS) 12); do bash scripts/build-image.sh $$d; done
+
+lab: venv images ## deploy the all-in-one lab host hft-lab
+	ansible-playbook playbooks/lab_host.yml
+	ansible-playbook -i inventories/lab site.yml
+
+lab-destroy: venv ## remove the lab host
+	ansible-playbook playbooks/lab_host.yml -e lab_host_state=absent
+
+lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity
+	yamllint -s .
+	ruff check .
+	ruff format --check .
+	ansible-lint --profile production
+	ansible-playbook -i inventories/lab site.yml --syntax-check
+	ansible-playbook -i inventories/example site.yml --syntax-check
+	antsibull-changelog lint
+	bash scripts/sanity.sh
+
+unit: venv ## pytest unit and integration tests
+	pytest
+
+molecule: venv images ## every molecule scenario, on Debian $(DISTROS)
+	for d in $(DISTROS); do \
+	  for s in $(SCENARIOS); do \
+	    echo "=== molecule test -s $$s on Debian $$d"; \
+	    MOLECULE_DISTRO=$$d molecule test -s $$s; \
+	  done; \
+	done
+
+test: lint unit molecule ## everything CI runs
+
+build: venv ## the collection tarball, installed and resolved in a temporary path
+	bash scripts/build-collection.sh
+
+clean: ## remove the virtualenv, caches and built tarballs (not the images)
+	rm -rf $(VENV) .collections .cache okx_hft-infra-*.tar.gz
