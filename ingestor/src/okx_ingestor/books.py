@@ -72,12 +72,16 @@ class BookCounters:
 
 
 class _Side:
-    """One side of the book: price -> (price str, size str), sorted best first."""
+    """One side of the book: exact Decimal price -> (price str, size str).
 
-    __slots__ = ("_keys", "_levels", "_sign")
+    Keys are kept in ascending order; `descending` (bids) reads them from the end.
+    Prices are compared as Decimal (exact); the strings OKX sent are what we keep.
+    """
+
+    __slots__ = ("_descending", "_keys", "_levels")
 
     def __init__(self, descending: bool) -> None:
-        self._sign = -1 if descending else 1
+        self._descending = descending
         self._keys: list[Decimal] = []
         self._levels: dict[Decimal, tuple[str, str]] = {}
 
@@ -87,28 +91,31 @@ class _Side:
 
     def set(self, px: str, sz: str) -> None:
         key = Decimal(px)
-        if not key.is_finite():
-            raise InvalidOperation(px)
-        if self._sign < 0:
-            key = -key
         levels = self._levels
-        if Decimal(sz).is_zero():
+        if sz == "0" or float(sz) == 0.0:
             if key in levels:
                 del levels[key]
                 keys = self._keys
                 del keys[bisect_left(keys, key)]
             return
         if key not in levels:
+            if not key.is_finite():
+                raise InvalidOperation(px)
             keys = self._keys
             keys.insert(bisect_left(keys, key), key)
         levels[key] = (px, sz)
 
     def top(self, n: int) -> list[tuple[str, str]]:
-        levels = self._levels
-        return [levels[k] for k in self._keys[:n]]
+        levels, keys = self._levels, self._keys
+        if self._descending:
+            return [levels[k] for k in keys[: -n - 1 : -1]]
+        return [levels[k] for k in keys[:n]]
 
     def best(self) -> tuple[str, str] | None:
-        return self._levels[self._keys[0]] if self._keys else None
+        keys = self._keys
+        if not keys:
+            return None
+        return self._levels[keys[-1] if self._descending else keys[0]]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -117,13 +124,11 @@ class _Side:
 def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
     """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit."""
     parts: list[str] = []
-    for i in range(max(len(bids), len(asks))):
-        if i < len(bids):
-            parts.append(bids[i][0])
-            parts.append(bids[i][1])
-        if i < len(asks):
-            parts.append(asks[i][0])
-            parts.append(asks[i][1])
+    n = min(len(bids), len(asks))
+    for (bp, bs), (ap, as_) in zip(bids[:n], asks[:n], strict=True):
+        parts += (bp, bs, ap, as_)
+    for px, sz in bids[n:] or asks[n:]:
+        parts += (px, sz)
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - exercised only where orjson is missing
     JSON_LIBRARY = "json"
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_NUMBER_MATCH = _NUMBER.fullmatch
 
 BOOK_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt"})
 INCREMENTAL_BOOK_CHANNELS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
@@ -259,11 +260,13 @@ def _opt_int(value: Any, field: str) -> int | None:
 def _levels(raw: Any, field: str) -> list[list[str]]:
     if type(raw) is not list:
         raise DecodeError(f"bad_levels:{field}")
-    for level in raw:
-        if type(level) is not list or len(level) < 2:
-            raise DecodeError(f"bad_levels:{field}", repr(level)[:40])
-        _num(level[0], "price")
-        _num(level[1], "size")
+    match = _NUMBER_MATCH
+    try:
+        for level in raw:
+            if match(level[0]) is None or match(level[1]) is None:
+                raise DecodeError(f"bad_levels:{field}", repr(level)[:40])
+    except (TypeError, IndexError, KeyError):
+        raise DecodeError(f"bad_levels:{field}", "levels must be [price, size, ...]") from None
     return raw
 
 

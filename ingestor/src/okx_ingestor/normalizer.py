@@ -39,13 +39,16 @@ class Normalizer:
         if not self.book_levels:
             return
         emit, table = self.emit, self.t_levels
-        head = (msg.inst_id, msg.channel, data.ts, msg.action or "snapshot")
+        inst, channel, ts, action = msg.inst_id, msg.channel, data.ts, msg.action or "snapshot"
         seq, prev = data.seq_id, data.prev_seq_id
         for side, levels in (("bid", data.bids), ("ask", data.asks)):
             for lv in levels:
-                orders = lv[3] if len(lv) > 3 else None
-                n = int(orders) if orders is not None and orders.isdigit() else None
-                emit(table, (*head, side, lv[0], lv[1], n, seq, prev, received_us))
+                try:
+                    n: int | None = int(lv[3])
+                except (IndexError, ValueError, TypeError):
+                    n = None
+                emit(table, (inst, channel, ts, action, side, lv[0], lv[1], n, seq, prev,
+                             received_us))  # fmt: skip
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:
         """Top of a live incremental book, emitted only when it changed."""

@@ -60,17 +60,21 @@ class Pipeline:
         clock: WallClock | None = None,
         book_levels: bool = True,
         on_resync: ResyncHook | None = None,
+        count_rows: bool = True,
     ) -> None:
         self.stats = PipelineStats()
         self.books = books or BookRegistry()
         self.clock = clock or WallClock()
-        rows = self.stats.rows
+        if count_rows:
+            rows = self.stats.rows
 
-        def counted_emit(table: str, row: tuple[object, ...]) -> None:
-            rows[table] += 1
-            emit(table, row)
+            def counted_emit(table: str, row: tuple[object, ...]) -> None:
+                rows[table] += 1
+                emit(table, row)
 
-        self.normalizer = Normalizer(counted_emit, database=database, book_levels=book_levels)
+            self.normalizer = Normalizer(counted_emit, database=database, book_levels=book_levels)
+        else:  # the batcher counts rows itself; skip one call per row
+            self.normalizer = Normalizer(emit, database=database, book_levels=book_levels)
         self.on_resync = on_resync
         self._logged_kinds: set[str] = set()
 

@@ -1,0 +1,278 @@
+"""Sinks: ClickHouse server, ClickHouse embedded (chdb), Redis latest state, JSON lines.
+
+A sink's `write(batch)` either stores the whole batch or raises SinkUnavailable (then
+the batch goes to the spool and is retried in order). `Delivery` puts a spool in front
+of a sink that can be down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from .batcher import Batch
+from .schema import TABLES, Table, row_to_json
+from .spool import Spool
+
+log = logging.getLogger("okx_ingestor.sinks")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SinkUnavailable(RuntimeError):
+    """The sink cannot take data now; spool the batch and retry later."""
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, batch: Batch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _table(batch: Batch) -> Table:
+    try:
+        return TABLES[batch.table.rpartition(".")[2]]
+    except KeyError:
+        raise ValueError(f"unknown table {batch.table!r}; known: {sorted(TABLES)}") from None
+
+
+def _to_ms_dt(v: object) -> datetime | None:
+    return None if v is None else _EPOCH + timedelta(milliseconds=v)  # type: ignore[arg-type]
+
+
+def _to_us_dt(v: object) -> datetime | None:
+    return None if v is None else _EPOCH + timedelta(microseconds=v)  # type: ignore[arg-type]
+
+
+def _to_dec(v: object) -> Decimal | None:
+    return None if v is None else Decimal(v)  # type: ignore[arg-type]
+
+
+_CONVERT: dict[str, Callable[[object], object] | None] = {
+    "ms": _to_ms_dt,
+    "us": _to_us_dt,
+    "dec": _to_dec,
+    "str": None,
+    "int": None,
+}
+
+
+def to_columns(table: Table, rows: list[tuple[object, ...]]) -> list[list[object]]:
+    """Row tuples -> columns with ClickHouse-driver Python types (datetime, Decimal)."""
+    columns = [list(col) for col in zip(*rows, strict=True)] if rows else []
+    for i, (_, kind) in enumerate(table.columns):
+        conv = _CONVERT[kind]
+        if conv is not None and columns:
+            columns[i] = [conv(v) for v in columns[i]]
+    return columns
+
+
+class JsonLinesSink:
+    """`{"table": ..., "row": {...}}` per row, the same format as `replay`."""
+
+    name = "jsonl"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = path.open("ab")
+
+    def write(self, batch: Batch) -> None:
+        spec = _table(batch)
+        dumps = orjson.dumps
+        self._fh.write(
+            b"".join(
+                dumps({"table": batch.table, "row": row_to_json(spec, row)}) + b"\n"
+                for row in batch.rows
+            )
+        )
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class ClickHouseSink:
+    """Columnar INSERT through clickhouse-driver with insert_deduplication_token."""
+
+    name = "clickhouse"
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        from clickhouse_driver import Client  # imported lazily: optional at replay time
+
+        self._client = Client(
+            host=settings.get("host", "127.0.0.1"),
+            port=int(settings.get("port", 9000)),
+            user=settings.get("user", "default"),
+            password=settings.get("password", ""),
+            database=settings.get("database", "default"),
+            connect_timeout=float(settings.get("connect_timeout_s", 3)),
+            send_receive_timeout=float(settings.get("send_receive_timeout_s", 30)),
+        )
+        self._dedup = bool(settings.get("dedup_token", True))
+
+    def write(self, batch: Batch) -> None:
+        from clickhouse_driver.errors import Error as DriverError
+        from clickhouse_driver.errors import NetworkError, ServerException
+
+        spec = _table(batch)
+        query = f"INSERT INTO {batch.table} ({', '.join(spec.column_names)}) VALUES"
+        settings = {"insert_deduplication_token": batch.token} if self._dedup else {}
+        try:
+            self._client.execute(
+                query, to_columns(spec, batch.rows), columnar=True, settings=settings
+            )
+        except (NetworkError, OSError, EOFError) as exc:
+            self._client.disconnect()
+            raise SinkUnavailable(f"ClickHouse unreachable: {exc}") from exc
+        except ServerException as exc:
+            raise SinkUnavailable(f"ClickHouse refused the insert: {exc}") from exc
+        except DriverError as exc:
+            raise SinkUnavailable(f"ClickHouse driver error: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+class ChdbSink:
+    """ClickHouse embedded (chdb) at a path on disk, schema from files/sql.
+
+    TODO(issue 5): apply the migrations with plugins/module_utils/migrations.py once it
+    exists (the other helper's engine); until then the tables must already exist.
+    """
+
+    name = "chdb"
+
+    def __init__(self, path: Path) -> None:
+        try:
+            from chdb import session as chs  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise RuntimeError(
+                "the chdb sink needs the chdb-core package: pip install 'okx-hft-ingestor[chdb]'"
+            ) from exc
+        self._session = chs.Session(str(path))
+
+    def write(self, batch: Batch) -> None:
+        spec = _table(batch)
+        body = b"\n".join(orjson.dumps(row_to_json(spec, row)) for row in batch.rows)
+        try:
+            self._session.query(
+                f"INSERT INTO {batch.table} SETTINGS insert_deduplication_token="
+                f"'{batch.token}' FORMAT JSONEachRow\n" + body.decode()
+            )
+        except Exception as exc:  # chdb raises plain RuntimeError-like errors
+            raise SinkUnavailable(f"chdb insert failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class RedisLatestSink:
+    """Latest BBO and last trade per instrument, as Redis hashes.
+
+    Keys: `<prefix>:bbo:<instId>` (bid_px, bid_sz, ask_px, ask_sz, ts, seq_id, channel,
+    received_at) and `<prefix>:trade:<instId>` (trade_id, price, size, side, ts,
+    received_at). Only the newest row per key in each batch is written.
+    """
+
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "okx") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.prefix = prefix
+
+    def latest(self, batch: Batch) -> dict[str, dict[str, str]]:
+        short = batch.table.rpartition(".")[2]
+        if short not in ("bbo", "raw_ticks"):
+            return {}
+        spec = TABLES[short]
+        kind = "bbo" if short == "bbo" else "trade"
+        out: dict[str, dict[str, str]] = {}
+        for row in batch.rows:
+            fields = row_to_json(spec, row)
+            inst = str(fields.pop("inst_id"))
+            out[f"{self.prefix}:{kind}:{inst}"] = {
+                k: "" if v is None else str(v) for k, v in fields.items()
+            }
+        return out
+
+    def write(self, batch: Batch) -> None:
+        import redis
+
+        latest = self.latest(batch)
+        if not latest:
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for key, mapping in latest.items():
+                pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+            pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise SinkUnavailable(f"Redis unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class Delivery:
+    """One sink, optionally with a spool in front; keeps batch order.
+
+    While the spool holds anything, new batches go behind it, so the sink always sees
+    batches in the order they were made.
+    """
+
+    def __init__(self, sink: Sink, spool: Spool | None = None) -> None:
+        self.sink = sink
+        self.spool = spool
+        self.delivered_batches = 0
+        self.delivered_rows = 0
+        self.failures = 0
+        self.dropped_batches = 0  # no spool and the sink was down
+        self.up = True
+
+    def submit(self, batch: Batch) -> None:
+        if self.spool is not None and not self.spool.empty():
+            self.spool.append(batch)
+            return
+        if not self._try(batch):
+            if self.spool is not None:
+                self.spool.append(batch)
+            else:
+                self.dropped_batches += 1
+
+    def drain(self, limit: int = 100) -> int:
+        """Deliver up to `limit` spooled batches in order; stop at the first failure."""
+        if self.spool is None or self.spool.empty():
+            return 0
+        sent = 0
+        for batch in self.spool.peek():
+            if sent >= limit or not self._try(batch):
+                break
+            self.spool.ack()
+            sent += 1
+        return sent
+
+    def _try(self, batch: Batch) -> bool:
+        try:
+            self.sink.write(batch)
+        except SinkUnavailable as exc:
+            self.failures += 1
+            if self.up:
+                log.warning("sink down; spooling", extra={"sink": self.sink.name,
+                                                          "error": str(exc)})  # fmt: skip
+            self.up = False
+            return False
+        if not self.up:
+            log.info("sink back", extra={"sink": self.sink.name})
+        self.up = True
+        self.delivered_batches += 1
+        self.delivered_rows += len(batch.rows)
+        return True

@@ -1,0 +1,220 @@
+"""A bounded, crash-safe, append-only on-disk spool of batches.
+
+Layout: `<dir>/<NNNNNNNNNNNN>.seg` segment files, oldest = smallest number. Each record:
+
+    magic b"OS" | u32 length | u32 crc32(payload) | payload (a Batch, orjson)
+
+Every append is written and fsync'd before append() returns. On open, a torn or corrupt
+tail (a crash mid-write) is detected by length/crc, counted, and cut off; everything
+before it is kept. Records are replayed oldest first; a segment is deleted only after
+all its records were delivered. A replayed batch keeps its dedup token, so a crash
+between "delivered" and "deleted" re-sends batches that ClickHouse then ignores.
+
+Shedding policy when the spool reaches `max_bytes` (all counted in `stats`):
+ 1. Above `high_watermark` (default 90 %) of max_bytes, new batches of the tables in
+    `shed_first` (default: book_updates, bbo, tickers, mark_prices, index_tickers) are
+    not spooled: trades (raw_ticks) and funding rates keep the remaining space.
+ 2. At max_bytes, whole oldest segments are deleted until the new batch fits: the most
+    recent data is kept, the oldest is lost.
+A single batch larger than max_bytes is rejected (counted).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .batcher import Batch
+
+MAGIC = b"OS"
+HEADER = struct.Struct("<2sII")
+DEFAULT_SHED_FIRST = frozenset(
+    {"book_updates", "bbo", "tickers", "mark_prices", "index_tickers"}
+)  # fmt: skip
+
+
+@dataclass
+class SpoolStats:
+    appended_batches: int = 0
+    appended_rows: int = 0
+    replayed_batches: int = 0
+    shed_batches: int = 0
+    shed_rows: int = 0
+    shed_segments: int = 0
+    rejected_too_large: int = 0
+    corrupt_tails: int = 0
+
+
+def _frame(payload: bytes) -> bytes:
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def read_records(path: Path) -> tuple[list[bytes], int]:
+    """Valid records of a segment and the byte offset where validity ends."""
+    data = path.read_bytes()
+    records: list[bytes] = []
+    pos = 0
+    while pos + HEADER.size <= len(data):
+        magic, length, crc = HEADER.unpack_from(data, pos)
+        end = pos + HEADER.size + length
+        if magic != MAGIC or end > len(data):
+            break
+        payload = data[pos + HEADER.size : end]
+        if zlib.crc32(payload) != crc:
+            break
+        records.append(payload)
+        pos = end
+    return records, pos
+
+
+class Spool:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = 1 << 30,
+        segment_bytes: int | None = None,
+        high_watermark: float = 0.9,
+        shed_first: frozenset[str] = DEFAULT_SHED_FIRST,
+        fsync: bool = True,
+    ) -> None:
+        if segment_bytes is None:
+            segment_bytes = max(1, min(64 << 20, max_bytes // 8))
+        if segment_bytes > max_bytes:
+            raise ValueError("spool segment_bytes must not exceed max_bytes")
+        self.dir = directory
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.high_watermark = high_watermark
+        self.shed_first = shed_first
+        self.fsync = fsync
+        self.stats = SpoolStats()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._segments: list[Path] = sorted(self.dir.glob("*.seg"))
+        self._sizes: dict[Path, int] = {}
+        self._counts: dict[Path, int] = {}  # valid records per segment
+        self._delivered: dict[Path, int] = {}  # records already replayed, per segment
+        for seg in list(self._segments):
+            self._repair(seg)
+            if self._counts[seg] == 0:
+                self._forget(seg)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def bytes(self) -> int:
+        return sum(self._sizes.values())
+
+    def __len__(self) -> int:
+        return sum(self._counts[s] - self._delivered.get(s, 0) for s in self._segments)
+
+    def empty(self) -> bool:
+        return not self._segments
+
+    # -- writing -----------------------------------------------------------------------
+    def append(self, batch: Batch) -> bool:
+        """Persist one batch (fsync'd); False if the shedding policy dropped it."""
+        frame = _frame(batch.encode())
+        if len(frame) > self.max_bytes:
+            self.stats.rejected_too_large += 1
+            self._shed(batch)
+            return False
+        short = batch.table.rpartition(".")[2]
+        if short in self.shed_first and self.bytes + len(frame) > self.high_watermark * (
+            self.max_bytes
+        ):
+            self._shed(batch)
+            return False
+        while self.bytes + len(frame) > self.max_bytes and self._segments:
+            self._drop_oldest_segment()
+        seg = self._writable_segment(len(frame))
+        fd = os.open(seg, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, frame)
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._sizes[seg] += len(frame)
+        self._counts[seg] += 1
+        self.stats.appended_batches += 1
+        self.stats.appended_rows += len(batch.rows)
+        return True
+
+    def _shed(self, batch: Batch) -> None:
+        self.stats.shed_batches += 1
+        self.stats.shed_rows += len(batch.rows)
+
+    def _writable_segment(self, size: int) -> Path:
+        if self._segments:
+            last = self._segments[-1]
+            if self._sizes[last] + size <= self.segment_bytes:
+                return last
+            number = int(last.stem) + 1
+        else:
+            number = 1
+        seg = self.dir / f"{number:012d}.seg"
+        self._segments.append(seg)
+        self._sizes[seg] = 0
+        self._counts[seg] = 0
+        if self.fsync:
+            self._fsync_dir()
+        return seg
+
+    def _drop_oldest_segment(self) -> None:
+        seg = self._segments[0]
+        records, _ = read_records(seg)
+        lost = records[self._delivered.get(seg, 0) :]
+        self.stats.shed_segments += 1
+        self.stats.shed_batches += len(lost)
+        self.stats.shed_rows += sum(len(Batch.decode(r).rows) for r in lost)
+        self._forget(seg)
+
+    def _forget(self, seg: Path) -> None:
+        self._segments.remove(seg)
+        for table in (self._sizes, self._counts, self._delivered):
+            table.pop(seg, None)
+        seg.unlink(missing_ok=True)
+
+    # -- reading -----------------------------------------------------------------------
+    def peek(self) -> Iterator[Batch]:
+        """Undelivered batches, oldest first (acknowledge each with `ack()`)."""
+        for seg in list(self._segments):
+            records, _ = read_records(seg)
+            for payload in records[self._delivered.get(seg, 0) :]:
+                yield Batch.decode(payload)
+
+    def ack(self) -> None:
+        """Mark the oldest undelivered batch delivered; delete fully delivered segments."""
+        if not self._segments:
+            return
+        seg = self._segments[0]
+        done = self._delivered.get(seg, 0) + 1
+        self.stats.replayed_batches += 1
+        if done >= self._counts[seg]:
+            self._forget(seg)
+        else:
+            self._delivered[seg] = done
+
+    # -- recovery ----------------------------------------------------------------------
+    def _repair(self, seg: Path) -> None:
+        records, valid = read_records(seg)
+        self._counts[seg] = len(records)
+        self._sizes[seg] = valid
+        size = seg.stat().st_size
+        if valid < size:
+            self.stats.corrupt_tails += 1
+            with seg.open("r+b") as fh:
+                fh.truncate(valid)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
