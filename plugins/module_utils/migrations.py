@@ -433,11 +433,12 @@ class Lock:
         self.book = book
         self.owner = owner
         self.ttl = max(int(ttl), 1)
-        self.token = uuid.uuid4().hex
+        self.token = ""
 
     def acquire(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
         deadline = time.monotonic() + timeout
         while True:
+            self.token = uuid.uuid4().hex  # a withdrawn token stays released: never reuse it
             self._event("claim")
             others = [h for h in self.holders() if h.token != self.token]
             if not others:
@@ -628,7 +629,7 @@ def _statement_message(
     migration: Migration, index: int, total: int, statement: Statement, exc: Exception
 ) -> str:
     first_line = statement.sql.splitlines()[0][:120]
-    server = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    server = " ".join(str(exc).split("Stack trace:")[0].split()) or type(exc).__name__
     done = f"statements 1-{index} are applied and recorded; " if index else ""
     return (
         f"{migration.name}: statement {index + 1} of {total} (line {statement.line}: "
