@@ -122,12 +122,22 @@ def test_mark_and_index() -> None:
         (BOOKS_UPDATE, "books", "update", 123457, 123456),
         (BBO_TBT, "bbo-tbt", None, 363996337, None),
         (BOOKS5, "books5", None, 363996337, None),
-        (BOOKS_UPDATE.replace('"books"', '"books-l2-tbt"'), "books-l2-tbt", "update", 123457,
-         123456),
-        (BOOKS_UPDATE.replace('"books"', '"books50-l2-tbt"'), "books50-l2-tbt", "update", 123457,
-         123456),
+        (
+            BOOKS_UPDATE.replace('"books"', '"books-l2-tbt"'),
+            "books-l2-tbt",
+            "update",
+            123457,
+            123456,
+        ),
+        (
+            BOOKS_UPDATE.replace('"books"', '"books50-l2-tbt"'),
+            "books50-l2-tbt",
+            "update",
+            123457,
+            123456,
+        ),
     ],
-)  # fmt: skip
+)
 def test_book_channels(raw: str, channel: str, action: str | None, seq: int, prev: int) -> None:
     msg = decode(raw)
     assert isinstance(msg, BookMsg)

@@ -66,10 +66,20 @@ def test_replay_counts_gaps_resets_and_parse_errors(tmp_path: Path) -> None:
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "okx_ingestor.cli", "replay", "--input", str(src), "--output",
-         str(out)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "okx_ingestor.cli",
+            "replay",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads(proc.stdout)
     assert summary["messages"] == 8
     assert summary["book_gaps"] == 1 and summary["book_resets"] == 1

@@ -9,8 +9,9 @@ from okx_ingestor.spool import Spool
 
 
 def mk_batch(n: int, table: str = "hft_data.raw_ticks", start: int = 0) -> Batch:
-    rows = [("BTC-USDT", str(start + i), 1_700_000_000_000 + i, "1.5", "2", "buy", 1)
-            for i in range(n)]  # fmt: skip
+    rows = [
+        ("BTC-USDT", str(start + i), 1_700_000_000_000 + i, "1.5", "2", "buy", 1) for i in range(n)
+    ]
     return Batch(table, rows, batch_token(table, rows), 1)
 
 

@@ -27,9 +27,13 @@ class Batch:
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            {"table": self.table, "token": self.token, "created_us": self.created_us,
-             "rows": self.rows}
-        )  # fmt: skip
+            {
+                "table": self.table,
+                "token": self.token,
+                "created_us": self.created_us,
+                "rows": self.rows,
+            }
+        )
 
     @classmethod
     def decode(cls, payload: bytes) -> Batch:

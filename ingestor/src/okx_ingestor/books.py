@@ -46,6 +46,7 @@ class Outcome(Enum):
     HEARTBEAT = "heartbeat"
     RESET = "reset"  # documented sequence reset, applied
     BUFFERED = "buffered"  # waiting for a snapshot
+    DUPLICATE = "duplicate"  # already applied (overlapping connections); ignored
     GAP = "gap"  # book dropped; caller must resync (resubscribe or REST snapshot)
     CHECKSUM_FAILED = "checksum_failed"  # book dropped; caller must resync
     BAD_LEVEL = "bad_level"  # unparsable level; book dropped
@@ -61,6 +62,7 @@ class BookCounters:
     snapshots: int = 0
     updates: int = 0
     heartbeats: int = 0
+    duplicates: int = 0
     gaps: int = 0
     resets: int = 0
     resyncs: int = 0
@@ -242,6 +244,9 @@ class L2Book:
         outcome = Outcome.APPLIED
         if seq is not None and prev is not None and last is not None:
             if prev != last:
+                if prev < last and prev <= seq <= last:
+                    counters.duplicates += 1  # seen on the other of two overlapping sockets
+                    return Outcome.DUPLICATE
                 counters.gaps += 1
                 self.drop()
                 return Outcome.GAP

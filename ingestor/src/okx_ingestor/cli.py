@@ -12,8 +12,12 @@ from . import __version__
 def _replay(args: argparse.Namespace) -> int:
     from .replay import replay_file
 
-    summary = replay_file(Path(args.input), Path(args.output), database=args.database,
-                          book_levels=not args.no_book_levels)  # fmt: skip
+    summary = replay_file(
+        Path(args.input),
+        Path(args.output),
+        database=args.database,
+        book_levels=not args.no_book_levels,
+    )
     import orjson
 
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -28,17 +32,100 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigError as exc:
+        sys.stderr.write(f"okx-ingestor: {exc}\n")
+        return 2
+    subs = cfg.subscriptions()
+    sys.stdout.write(
+        f"config OK: {len(cfg.instruments)} instruments, "
+        f"{sum(len(a) for a in subs.values())} subscriptions on {len(subs)} URL(s), "
+        f"sinks: {', '.join(cfg.sinks)}\n"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .config import ConfigError, load_config
+    from .logs import setup_logging
+    from .service import Service
+
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigError as exc:
+        sys.stderr.write(f"okx-ingestor: {exc}\n")
+        return 2
+    setup_logging(cfg.log_level)
+
+    async def main() -> int:
+        service = Service(cfg)
+        service.start_metrics()
+        return await service.run()
+
+    return asyncio.run(main())
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .logs import setup_logging
+    from .simulator import FAULTS, run_simulator
+
+    setup_logging("INFO")
+    faults: list[tuple[str, float]] = []
+    for spec in args.fault or []:
+        kind, _, period = spec.partition("@")
+        if kind not in FAULTS or not period.replace(".", "", 1).isdigit():
+            sys.stderr.write(
+                f"okx-ingestor: --fault {spec!r}: use KIND@SECONDS, KIND one of "
+                f"{', '.join(FAULTS)}\n"
+            )
+            return 2
+        faults.append((kind, float(period)))
+    instruments = args.instruments.split(",")
+    asyncio.run(run_simulator(instruments, args.rate, args.port, faults))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okx-ingestor", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("run", help="run the ingestor")
+    p.add_argument("--config", required=True, help="YAML config file")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("check-config", help="validate a config file and exit")
+    p.add_argument("--config", required=True)
+    p.set_defaults(func=_check_config)
+
+    p = sub.add_parser("simulate", help="serve a local OKX-protocol WebSocket simulator")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--rate", type=float, default=1000.0, help="messages per second")
+    p.add_argument("--instruments", default="BTC-USDT,ETH-USDT,BTC-USDT-SWAP")
+    p.add_argument(
+        "--fault",
+        action="append",
+        help="KIND@SECONDS, repeatable: disconnect, gap, reset, malformed, no_pong, notice",
+    )
+    p.set_defaults(func=_simulate)
+
     p = sub.add_parser("replay", help="run recorded raw OKX messages through the pipeline")
     p.add_argument("--input", required=True, help="JSON lines of raw OKX WebSocket messages")
     p.add_argument("--output", required=True, help="where to write {table, row} JSON lines")
     p.add_argument("--database", default="hft_data")
-    p.add_argument("--no-book-levels", action="store_true",
-                   help="do not write book_updates rows (one per level)")  # fmt: skip
+    p.add_argument(
+        "--no-book-levels",
+        action="store_true",
+        help="do not write book_updates rows (one per level)",
+    )
     p.set_defaults(func=_replay)
 
     p = sub.add_parser(

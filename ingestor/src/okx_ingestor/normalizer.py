@@ -47,8 +47,10 @@ class Normalizer:
                     n: int | None = int(lv[3])
                 except (IndexError, ValueError, TypeError):
                     n = None
-                emit(table, (inst, channel, ts, action, side, lv[0], lv[1], n, seq, prev,
-                             received_us))  # fmt: skip
+                emit(
+                    table,
+                    (inst, channel, ts, action, side, lv[0], lv[1], n, seq, prev, received_us),
+                )
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:
         """Top of a live incremental book, emitted only when it changed."""
@@ -96,16 +98,42 @@ class Normalizer:
     def ticker(self, r: Ticker, received_us: int) -> None:
         self.emit(
             self.t_tickers,
-            (r.inst_id, r.inst_type, r.ts, r.last, r.last_sz, r.bid_px, r.bid_sz, r.ask_px,
-             r.ask_sz, r.open24h, r.high24h, r.low24h, r.vol24h, r.vol_ccy24h, received_us),
-        )  # fmt: skip
+            (
+                r.inst_id,
+                r.inst_type,
+                r.ts,
+                r.last,
+                r.last_sz,
+                r.bid_px,
+                r.bid_sz,
+                r.ask_px,
+                r.ask_sz,
+                r.open24h,
+                r.high24h,
+                r.low24h,
+                r.vol24h,
+                r.vol_ccy24h,
+                received_us,
+            ),
+        )
 
     def funding(self, r: FundingRate, received_us: int) -> None:
         self.emit(
             self.t_funding,
-            (r.inst_id, r.inst_type, r.ts, r.funding_rate, r.funding_time, r.next_funding_time,
-             r.premium, r.sett_funding_rate, r.sett_state, r.method, received_us),
-        )  # fmt: skip
+            (
+                r.inst_id,
+                r.inst_type,
+                r.ts,
+                r.funding_rate,
+                r.funding_time,
+                r.next_funding_time,
+                r.premium,
+                r.sett_funding_rate,
+                r.sett_state,
+                r.method,
+                received_us,
+            ),
+        )
 
     def mark(self, r: MarkPrice, received_us: int) -> None:
         self.emit(self.t_mark, (r.inst_id, r.inst_type, r.ts, r.mark_px, received_us))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,14 +37,15 @@ _RESYNC_OUTCOMES = frozenset({Outcome.GAP, Outcome.CHECKSUM_FAILED, Outcome.BAD_
 class PipelineStats:
     messages: int = 0
     data_messages: int = 0
-    by_channel: Counter[str] = field(default_factory=Counter)
+    by_stream: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, instId)
+    last_received_us: int = 0
     parse_errors: int = 0
     parse_error_kinds: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     error_codes: Counter[str] = field(default_factory=Counter)
     pongs: int = 0
     rows: Counter[str] = field(default_factory=Counter)
-    unexpected: int = 0
+    duplicate_trades: int = 0
     last_exchange_ts: int = 0
 
 
@@ -77,6 +78,7 @@ class Pipeline:
             self.normalizer = Normalizer(emit, database=database, book_levels=book_levels)
         self.on_resync = on_resync
         self._logged_kinds: set[str] = set()
+        self._recent_trades: dict[str, tuple[dict[str, None], deque[str]]] = {}
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
         """Decode and route one frame; never raises on bad input (it is counted)."""
@@ -84,6 +86,7 @@ class Pipeline:
         stats.messages += 1
         if received_us is None:
             received_us = self.clock.now_us()
+        stats.last_received_us = received_us
         try:
             msg = decode(frame)
         except DecodeError as exc:
@@ -110,22 +113,40 @@ class Pipeline:
         stats = self.stats
         if isinstance(msg, BookMsg):
             stats.data_messages += 1
-            stats.by_channel[msg.channel] += 1
+            stats.by_stream[(msg.channel, msg.inst_id)] += 1
             self._book(msg, received_us)
         elif isinstance(msg, TradesMsg):
             stats.data_messages += 1
-            stats.by_channel[msg.channel] += 1
-            self.normalizer.trades(msg, received_us)
+            stats.by_stream[(msg.channel, msg.inst_id)] += 1
+            if self._dedup_trades(msg):
+                self.normalizer.trades(msg, received_us)
             if msg.trades:
                 stats.last_exchange_ts = msg.trades[-1].ts
         elif isinstance(msg, RecordsMsg):
             stats.data_messages += 1
-            stats.by_channel[msg.channel] += 1
+            stats.by_stream[(msg.channel, msg.inst_id)] += 1
             self._records(msg, received_us)
         elif isinstance(msg, Pong):
             stats.pongs += 1
         else:
             self._event(msg)
+
+    def _dedup_trades(self, msg: TradesMsg) -> bool:
+        """Drop trades already seen (two sockets overlap during a 64008 hand-over)."""
+        seen = self._recent_trades.get(msg.channel + msg.inst_id)
+        if seen is None:
+            seen = self._recent_trades[msg.channel + msg.inst_id] = ({}, deque())
+        ids, order = seen
+        fresh = [t for t in msg.trades if t.trade_id not in ids]
+        if len(fresh) != len(msg.trades):
+            self.stats.duplicate_trades += len(msg.trades) - len(fresh)
+            msg.trades = fresh
+        for t in fresh:
+            ids[t.trade_id] = None
+            order.append(t.trade_id)
+            if len(order) > 1024:
+                del ids[order.popleft()]
+        return bool(fresh)
 
     def _event(self, ev: Event) -> None:
         self.stats.events[ev.event] += 1
@@ -163,16 +184,23 @@ class Pipeline:
             elif outcome in _RESYNC_OUTCOMES:
                 log.warning(
                     "book dropped, resynchronising",
-                    extra={"inst_id": msg.inst_id, "channel": msg.channel,
-                           "reason": outcome.value, "seq_id": data.seq_id,
-                           "prev_seq_id": data.prev_seq_id},
-                )  # fmt: skip
+                    extra={
+                        "inst_id": msg.inst_id,
+                        "channel": msg.channel,
+                        "reason": outcome.value,
+                        "seq_id": data.seq_id,
+                        "prev_seq_id": data.prev_seq_id,
+                    },
+                )
                 if self.on_resync is not None:
                     self.on_resync(msg.channel, msg.inst_id)
 
     def summary(self) -> dict[str, object]:
         s = self.stats
         b = self.books.totals()
+        by_channel: Counter[str] = Counter()
+        for (channel, _), n in s.by_stream.items():
+            by_channel[channel] += n
         return {
             "messages": s.messages,
             "data_messages": s.data_messages,
@@ -181,10 +209,12 @@ class Pipeline:
             "parse_error_kinds": dict(sorted(s.parse_error_kinds.items())),
             "events": dict(sorted(s.events.items())),
             "error_codes": dict(sorted(s.error_codes.items())),
-            "by_channel": dict(sorted(s.by_channel.items())),
+            "by_channel": dict(sorted(by_channel.items())),
             "book_snapshots": b.snapshots,
             "book_updates": b.updates,
             "book_heartbeats": b.heartbeats,
+            "book_duplicates": b.duplicates,
+            "duplicate_trades": s.duplicate_trades,
             "book_gaps": b.gaps,
             "book_resets": b.resets,
             "book_resyncs": b.resyncs,

@@ -266,8 +266,9 @@ class Delivery:
         except SinkUnavailable as exc:
             self.failures += 1
             if self.up:
-                log.warning("sink down; spooling", extra={"sink": self.sink.name,
-                                                          "error": str(exc)})  # fmt: skip
+                log.warning(
+                    "sink down; spooling", extra={"sink": self.sink.name, "error": str(exc)}
+                )
             self.up = False
             return False
         if not self.up:

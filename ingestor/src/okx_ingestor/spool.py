@@ -32,9 +32,7 @@ from .batcher import Batch
 
 MAGIC = b"OS"
 HEADER = struct.Struct("<2sII")
-DEFAULT_SHED_FIRST = frozenset(
-    {"book_updates", "bbo", "tickers", "mark_prices", "index_tickers"}
-)  # fmt: skip
+DEFAULT_SHED_FIRST = frozenset({"book_updates", "bbo", "tickers", "mark_prices", "index_tickers"})
 
 
 @dataclass

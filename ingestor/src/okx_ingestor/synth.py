@@ -106,8 +106,14 @@ class MarketGenerator:
 
     def heartbeat(self, inst_id: str) -> str:
         inst = self._inst(inst_id)
-        data = {"asks": [], "bids": [], "ts": str(self._tick()), "checksum": 0,
-                "prevSeqId": inst.seq, "seqId": inst.seq}  # fmt: skip
+        data = {
+            "asks": [],
+            "bids": [],
+            "ts": str(self._tick()),
+            "checksum": 0,
+            "prevSeqId": inst.seq,
+            "seqId": inst.seq,
+        }
         return self._push(self.book_channel, inst_id, [data], action="update")
 
     # -- trades / tickers ------------------------------------------------------------
@@ -117,18 +123,38 @@ class MarketGenerator:
         px = inst.mid + (1 if side == "buy" else -1)
         tid = str(inst.trade_id)
         self.trades_sent.append((inst.inst_id, tid))
-        data = {"instId": inst.inst_id, "tradeId": tid, "px": _px(px),
-                "sz": f"0.{self.rng.randint(1, 99999):05d}", "side": side,
-                "ts": str(self._tick()), "count": "1", "source": "0",
-                "seqId": inst.seq}  # fmt: skip
+        data = {
+            "instId": inst.inst_id,
+            "tradeId": tid,
+            "px": _px(px),
+            "sz": f"0.{self.rng.randint(1, 99999):05d}",
+            "side": side,
+            "ts": str(self._tick()),
+            "count": "1",
+            "source": "0",
+            "seqId": inst.seq,
+        }
         return self._push("trades", inst.inst_id, [data])
 
     def ticker(self, inst: _Inst) -> str:
-        data = {"instType": "SPOT", "instId": inst.inst_id, "last": _px(inst.mid), "lastSz": "0.1",
-                "askPx": _px(inst.mid + 1), "askSz": "11", "bidPx": _px(inst.mid - 1),
-                "bidSz": "5", "open24h": "9000", "high24h": "10000", "low24h": "8888.8",
-                "volCcy24h": "2222", "vol24h": "2222", "sodUtc0": "2222", "sodUtc8": "2222",
-                "ts": str(self._tick())}  # fmt: skip
+        data = {
+            "instType": "SPOT",
+            "instId": inst.inst_id,
+            "last": _px(inst.mid),
+            "lastSz": "0.1",
+            "askPx": _px(inst.mid + 1),
+            "askSz": "11",
+            "bidPx": _px(inst.mid - 1),
+            "bidSz": "5",
+            "open24h": "9000",
+            "high24h": "10000",
+            "low24h": "8888.8",
+            "volCcy24h": "2222",
+            "vol24h": "2222",
+            "sodUtc0": "2222",
+            "sodUtc8": "2222",
+            "ts": str(self._tick()),
+        }
         return self._push("tickers", inst.inst_id, [data])
 
     # -- stream ----------------------------------------------------------------------

@@ -1,0 +1,261 @@
+"""YAML configuration, validated once at start; errors name the offending key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
+BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
+PUBLIC_CHANNELS = {
+    "trades",
+    "books",
+    "books5",
+    "bbo-tbt",
+    "tickers",
+    "funding-rate",
+    "mark-price",
+    "index-tickers",
+    "books-l2-tbt",
+    "books50-l2-tbt",
+}
+BUSINESS_CHANNELS = {"trades-all"}
+L2_TBT = {"books-l2-tbt", "books50-l2-tbt"}
+SINK_KINDS = {"clickhouse", "chdb", "redis", "jsonl", "kafka"}
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config error at '{key}': {problem}")
+        self.key = key
+
+
+@dataclass
+class Config:
+    instance: str = "main"
+    public_url: str = PUBLIC_URL
+    business_url: str = BUSINESS_URL
+    instruments: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=lambda: ["trades", "books", "tickers"])
+    l2_tbt: bool = False
+    ping_after_s: float = 20.0
+    pong_timeout_s: float = 5.0
+    max_channels_per_connection: int = 30
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    batch_max_rows: int = 50_000
+    batch_max_interval_s: float = 1.0
+    queue_batches: int = 64
+    spool_dir: Path = Path("/var/lib/okx-ingestor/spool")
+    spool_max_bytes: int = 1 << 30
+    database: str = "hft_data"
+    book_levels: bool = True
+    sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int = 9108
+    log_level: str = "INFO"
+    shutdown_timeout_s: float = 10.0
+
+    def subscriptions(self) -> dict[str, list[dict[str, str]]]:
+        """URL -> subscribe args."""
+        out: dict[str, list[dict[str, str]]] = {}
+        for channel in self.channels:
+            url = self.business_url if channel in BUSINESS_CHANNELS else self.public_url
+            for inst in self.instruments:
+                out.setdefault(url, []).append({"channel": channel, "instId": inst})
+        return out
+
+
+def _get(d: dict[str, Any], key: str, path: str, kind: type, default: Any) -> Any:
+    if key not in d or d[key] is None:
+        return default
+    value = d[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path}{key}", f"expected true/false, got {value!r}")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{path}{key}", f"expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _section(d: dict[str, Any], key: str) -> dict[str, Any]:
+    value = d.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _positive(value: float, key: str) -> float:
+    if value <= 0:
+        raise ConfigError(key, f"must be > 0, got {value}")
+    return value
+
+
+def _check_unknown(d: dict[str, Any], allowed: set[str], path: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{path}{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def parse_config(raw: Any) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError("<top>", "the config file must be a YAML mapping")
+    _check_unknown(
+        raw,
+        {
+            "instance",
+            "endpoints",
+            "instruments",
+            "channels",
+            "l2_tbt",
+            "connection",
+            "batch",
+            "spool",
+            "database",
+            "book_levels",
+            "sinks",
+            "metrics",
+            "log",
+            "shutdown_timeout_s",
+        },
+        "",
+    )
+    c = Config()
+    c.instance = _get(raw, "instance", "", str, c.instance)
+    ep = _section(raw, "endpoints")
+    _check_unknown(ep, {"public", "business"}, "endpoints.")
+    c.public_url = _get(ep, "public", "endpoints.", str, c.public_url)
+    c.business_url = _get(ep, "business", "endpoints.", str, c.business_url)
+    for key, url in (("endpoints.public", c.public_url), ("endpoints.business", c.business_url)):
+        if not url.startswith(("wss://", "ws://")):
+            raise ConfigError(key, f"must be a ws:// or wss:// URL, got {url!r}")
+    c.instruments = _get(raw, "instruments", "", list, [])
+    if not c.instruments or not all(isinstance(i, str) and i for i in c.instruments):
+        raise ConfigError("instruments", "give a non-empty list of instIds, e.g. [BTC-USDT]")
+    c.channels = _get(raw, "channels", "", list, c.channels)
+    c.l2_tbt = _get(raw, "l2_tbt", "", bool, False)
+    for i, ch in enumerate(c.channels):
+        if ch not in PUBLIC_CHANNELS | BUSINESS_CHANNELS:
+            known = ", ".join(sorted(PUBLIC_CHANNELS | BUSINESS_CHANNELS))
+            raise ConfigError(f"channels[{i}]", f"unknown channel {ch!r}; known: {known}")
+        if ch in L2_TBT and not c.l2_tbt:
+            raise ConfigError(
+                f"channels[{i}]",
+                f"{ch} needs VIP4+ and login; set l2_tbt: true only if the account qualifies",
+            )
+    conn = _section(raw, "connection")
+    _check_unknown(
+        conn,
+        {
+            "ping_after_s",
+            "pong_timeout_s",
+            "max_channels_per_connection",
+            "backoff_base_s",
+            "backoff_cap_s",
+        },
+        "connection.",
+    )
+    c.ping_after_s = _get(conn, "ping_after_s", "connection.", float, c.ping_after_s)
+    if not 0 < c.ping_after_s < 30:
+        raise ConfigError("connection.ping_after_s", "must be > 0 and < 30 (OKX closes at 30 s)")
+    c.pong_timeout_s = _positive(
+        _get(conn, "pong_timeout_s", "connection.", float, c.pong_timeout_s),
+        "connection.pong_timeout_s",
+    )
+    c.max_channels_per_connection = int(
+        _positive(
+            _get(
+                conn,
+                "max_channels_per_connection",
+                "connection.",
+                int,
+                c.max_channels_per_connection,
+            ),
+            "connection.max_channels_per_connection",
+        )
+    )
+    c.backoff_base_s = _positive(
+        _get(conn, "backoff_base_s", "connection.", float, c.backoff_base_s),
+        "connection.backoff_base_s",
+    )
+    c.backoff_cap_s = _positive(
+        _get(conn, "backoff_cap_s", "connection.", float, c.backoff_cap_s),
+        "connection.backoff_cap_s",
+    )
+    b = _section(raw, "batch")
+    _check_unknown(b, {"max_rows", "max_interval_s", "queue_batches"}, "batch.")
+    c.batch_max_rows = int(
+        _positive(_get(b, "max_rows", "batch.", int, c.batch_max_rows), "batch.max_rows")
+    )
+    c.batch_max_interval_s = _positive(
+        _get(b, "max_interval_s", "batch.", float, c.batch_max_interval_s), "batch.max_interval_s"
+    )
+    c.queue_batches = int(
+        _positive(_get(b, "queue_batches", "batch.", int, c.queue_batches), "batch.queue_batches")
+    )
+    s = _section(raw, "spool")
+    _check_unknown(s, {"dir", "max_bytes"}, "spool.")
+    c.spool_dir = Path(_get(s, "dir", "spool.", str, str(c.spool_dir)))
+    c.spool_max_bytes = int(
+        _positive(_get(s, "max_bytes", "spool.", int, c.spool_max_bytes), "spool.max_bytes")
+    )
+    c.database = _get(raw, "database", "", str, c.database)
+    c.book_levels = _get(raw, "book_levels", "", bool, c.book_levels)
+    c.sinks = _sinks(_section(raw, "sinks"))
+    m = _section(raw, "metrics")
+    _check_unknown(m, {"listen", "port"}, "metrics.")
+    c.metrics_listen = _get(m, "listen", "metrics.", str, c.metrics_listen)
+    c.metrics_port = _get(m, "port", "metrics.", int, c.metrics_port)
+    if not 0 <= c.metrics_port <= 65535:
+        raise ConfigError("metrics.port", f"must be 0-65535, got {c.metrics_port}")
+    lg = _section(raw, "log")
+    _check_unknown(lg, {"level"}, "log.")
+    c.log_level = _get(lg, "level", "log.", str, c.log_level).upper()
+    if c.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("log.level", "choose DEBUG, INFO, WARNING or ERROR")
+    c.shutdown_timeout_s = _positive(
+        _get(raw, "shutdown_timeout_s", "", float, c.shutdown_timeout_s), "shutdown_timeout_s"
+    )
+    return c
+
+
+def _sinks(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if not raw:
+        raise ConfigError("sinks", f"configure at least one sink: {', '.join(sorted(SINK_KINDS))}")
+    out: dict[str, dict[str, Any]] = {}
+    required = {"chdb": "path", "redis": "url", "jsonl": "path", "kafka": "bootstrap_servers"}
+    for name, settings in raw.items():
+        if name not in SINK_KINDS:
+            raise ConfigError(
+                f"sinks.{name}", f"unknown sink; known: {', '.join(sorted(SINK_KINDS))}"
+            )
+        settings = settings or {}
+        if not isinstance(settings, dict):
+            raise ConfigError(f"sinks.{name}", "expected a mapping of settings")
+        key = required.get(name)
+        if key is not None and not settings.get(key):
+            raise ConfigError(f"sinks.{name}.{key}", "required")
+        if name == "clickhouse" and "port" in settings:
+            port = settings["port"]
+            if not isinstance(port, int) or not 0 < port < 65536:
+                raise ConfigError("sinks.clickhouse.port", f"expected 1-65535, got {port!r}")
+        out[name] = settings
+    return out
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("<file>", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
+    return parse_config(raw)

@@ -1,0 +1,368 @@
+"""OKX WebSocket connections: keepalive, paced subscriptions, 64008 hand-over, backoff.
+
+- Keepalive (OKX `connect` doc): after `ping_after_s` (< 30) of silence send text
+  `ping`; without `pong` within `pong_timeout_s`, reconnect.
+- Subscriptions: args split into requests of at most `max_args_per_request` and 64 KB,
+  at most `ops_per_hour` subscribe/unsubscribe requests per connection (OKX: 480);
+  new connections are opened at most `connects_per_s` per second (OKX: 3 per IP).
+- `event: error` is counted per code and logged once per code with what to do.
+- 64008 notice: a replacement connection is opened and subscribed; the old one is
+  closed only when the replacement has all its acks (no data hole).
+- Reconnect with capped exponential backoff and full jitter; resubscribe everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+log = logging.getLogger("okx_ingestor.connections")
+
+FrameHandler = Callable[[str | bytes], None]
+
+ERROR_HINTS = {
+    "60012": "invalid request: check the channel args in the config",
+    "60014": "requests too frequent: subscription pacing slowed down",
+    "60018": "channel or instId does not exist on this URL: check instruments/channels",
+    "64001": "this channel moved: use the /business URL (e.g. trades-all)",
+    "64003": "fee tier too low for this channel: use `books` instead of *-l2-tbt",
+    "64004": "books-l2-tbt conflicts with another book channel on one connection",
+    "64008": "service upgrade notice: opening a replacement connection",
+}
+
+
+@dataclass
+class Backoff:
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        ceiling = min(self.cap_s, self.base_s * (2**self.attempt))
+        self.attempt = min(self.attempt + 1, 30)
+        return self.rng.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class RateLimiter:
+    """At most `limit` events per `period_s` (sliding window); `await acquire()`."""
+
+    def __init__(self, limit: int, period_s: float) -> None:
+        self.limit = limit
+        self.period_s = period_s
+        self._events: deque[float] = deque()
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._events and now - self._events[0] >= self.period_s:
+                self._events.popleft()
+            if len(self._events) < self.limit:
+                self._events.append(now)
+                return
+            await asyncio.sleep(self.period_s - (now - self._events[0]) + 0.001)
+
+
+@dataclass
+class ConnStats:
+    connects: int = 0
+    reconnects: int = 0
+    pings: int = 0
+    pong_timeouts: int = 0
+    notices: int = 0
+    replacements: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    acks: int = 0
+    frames: int = 0
+
+
+def subscribe_requests(
+    args: list[dict[str, str]], op: str = "subscribe", max_args: int = 100, max_bytes: int = 60_000
+) -> list[str]:
+    """Split args into `{"op":..,"args":[..]}` texts within OKX's 64 KB request limit."""
+    out: list[str] = []
+    chunk: list[dict[str, str]] = []
+    size = 0
+    for arg in args:
+        arg_size = len(orjson.dumps(arg)) + 1
+        if chunk and (len(chunk) >= max_args or size + arg_size > max_bytes):
+            out.append(orjson.dumps({"op": op, "args": chunk}).decode())
+            chunk, size = [], 0
+        chunk.append(arg)
+        size += arg_size
+    if chunk:
+        out.append(orjson.dumps({"op": op, "args": chunk}).decode())
+    return out
+
+
+class OkxConnection:
+    """One logical subscription set on one URL; reconnects until `stop()`."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        args: list[dict[str, str]],
+        on_frame: FrameHandler,
+        *,
+        connect_limiter: RateLimiter | None = None,
+        ping_after_s: float = 20.0,
+        pong_timeout_s: float = 5.0,
+        ops_per_hour: int = 480,
+        max_args_per_request: int = 100,
+        backoff: Backoff | None = None,
+        on_notice: Callable[[OkxConnection], None] | None = None,
+    ) -> None:
+        if not 0 < ping_after_s < 30:
+            raise ValueError("ping_after_s must be between 0 and 30 (OKX closes after 30 s)")
+        self.name = name
+        self.url = url
+        self.args = list(args)
+        self.on_frame = on_frame
+        self.connect_limiter = connect_limiter or RateLimiter(3, 1.0)
+        self.ping_after_s = ping_after_s
+        self.pong_timeout_s = pong_timeout_s
+        self.ops = RateLimiter(ops_per_hour, 3600.0)
+        self.max_args = max_args_per_request
+        self.backoff = backoff or Backoff()
+        self.on_notice = on_notice
+        self.stats = ConnStats()
+        self.subscribed = asyncio.Event()  # set when every arg was acknowledged
+        self._stop = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._pong = asyncio.Event()
+        self._acked: set[tuple[str, str]] = set()
+        self._logged_codes: set[str] = set()
+        self._pending_resync: list[dict[str, str]] = []
+
+    # -- control -------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._ws.close())
+
+    def resync(self, channel: str, inst_id: str) -> None:
+        """Unsubscribe + subscribe one book to get a fresh WS snapshot."""
+        arg = {"channel": channel, "instId": inst_id}
+        if arg not in self._pending_resync:
+            self._pending_resync.append(arg)
+        if self._ws is not None:
+            asyncio.get_running_loop().create_task(self._flush_resyncs(self._ws))
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.connect_limiter.acquire()
+                async with connect(
+                    self.url,
+                    ping_interval=None,
+                    max_size=2**24,
+                    open_timeout=10,
+                    close_timeout=2,
+                    compression="deflate",
+                ) as ws:
+                    self._ws = ws
+                    self.stats.connects += 1
+                    await self._session(ws)
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                log.warning("connection lost", extra={"conn": self.name, "error": repr(exc)})
+            finally:
+                self._ws = None
+                self.subscribed.clear()
+            if self._stop.is_set():
+                break
+            self.stats.reconnects += 1
+            delay = self.backoff.next_delay()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+
+    # -- session -------------------------------------------------------------------
+    async def _session(self, ws: ClientConnection) -> None:
+        self._acked.clear()
+        sub = asyncio.create_task(self._subscribe(ws, self.args, "subscribe"))
+        try:
+            await self._read(ws)
+        finally:
+            sub.cancel()
+
+    async def _subscribe(self, ws: ClientConnection, args: list[dict[str, str]], op: str) -> None:
+        for text in subscribe_requests(args, op, self.max_args):
+            await self.ops.acquire()
+            await ws.send(text)
+
+    async def _flush_resyncs(self, ws: ClientConnection) -> None:
+        args, self._pending_resync = self._pending_resync, []
+        if args:
+            with contextlib.suppress(ConnectionClosed):
+                await self._subscribe(ws, args, "unsubscribe")
+                await self._subscribe(ws, args, "subscribe")
+
+    async def _read(self, ws: ClientConnection) -> None:
+        # Runs until the socket closes, also after stop(): stop() closes the socket, and
+        # the frames OKX sent before our close frame are still processed (no data hole).
+        while True:
+            try:
+                frame = await asyncio.wait_for(ws.recv(), timeout=self.ping_after_s)
+            except TimeoutError:
+                if self._stop.is_set() or not await self._ping(ws):
+                    return
+                continue
+            self.stats.frames += 1
+            if frame == "pong":
+                self._pong.set()
+            elif '"event"' in frame[:80]:
+                self._on_event(frame)
+            self.on_frame(frame)
+
+    async def _ping(self, ws: ClientConnection) -> bool:
+        self._pong.clear()
+        self.stats.pings += 1
+        await ws.send("ping")
+        try:
+            while not self._pong.is_set():
+                frame = await asyncio.wait_for(ws.recv(), timeout=self.pong_timeout_s)
+                self.stats.frames += 1
+                if frame == "pong":
+                    self._pong.set()
+                else:
+                    if '"event"' in frame[:80]:
+                        self._on_event(frame)
+                    self.on_frame(frame)
+        except TimeoutError:
+            self.stats.pong_timeouts += 1
+            log.warning("no pong; reconnecting", extra={"conn": self.name})
+            await ws.close(code=1000, reason="no pong")
+            return False
+        self.on_frame("pong")
+        return True
+
+    def _on_event(self, frame: str | bytes) -> None:
+        try:
+            ev = orjson.loads(frame)
+        except ValueError:
+            return
+        event, code = ev.get("event"), ev.get("code")
+        if event == "subscribe":
+            arg = ev.get("arg") or {}
+            self._acked.add((arg.get("channel", ""), arg.get("instId", "")))
+            self.stats.acks += 1
+            if len(self._acked) >= len(self.args):
+                self.subscribed.set()
+                self.backoff.reset()
+        elif event == "notice" and str(code) == "64008":
+            self.stats.notices += 1
+            log.warning(ERROR_HINTS["64008"], extra={"conn": self.name})
+            if self.on_notice is not None:
+                self.on_notice(self)
+        elif event == "error":
+            code = str(code)
+            self.stats.errors[code] += 1
+            if code not in self._logged_codes:
+                self._logged_codes.add(code)
+                hint = ERROR_HINTS.get(code, "see OKX's WebSocket error code list")
+                log.error(
+                    "OKX error event",
+                    extra={"conn": self.name, "code": code, "okx_msg": ev.get("msg"), "hint": hint},
+                )
+
+
+class ConnectionManager:
+    """Spreads subscriptions over connections and handles 64008 hand-overs."""
+
+    def __init__(
+        self,
+        on_frame: FrameHandler,
+        *,
+        max_args_per_connection: int = 30,
+        connects_per_s: int = 3,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        **conn_kwargs: object,
+    ) -> None:
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.on_frame = on_frame
+        self.max_args = max_args_per_connection
+        self.limiter = RateLimiter(connects_per_s, 1.0)
+        self.conn_kwargs = conn_kwargs
+        self.connections: list[OkxConnection] = []
+        self._tasks: dict[OkxConnection, asyncio.Task[None]] = {}
+        self._by_book: dict[tuple[str, str], OkxConnection] = {}
+        self.replacements = 0
+
+    def plan(self, url: str, args: list[dict[str, str]]) -> None:
+        for i in range(0, len(args), self.max_args):
+            chunk = args[i : i + self.max_args]
+            self._add(
+                OkxConnection(
+                    f"{url.rsplit('/', 1)[-1]}-{len(self.connections)}",
+                    url,
+                    chunk,
+                    self.on_frame,
+                    connect_limiter=self.limiter,
+                    on_notice=self._replace,
+                    backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
+                    **self.conn_kwargs,  # type: ignore[arg-type]
+                )
+            )
+
+    def _add(self, conn: OkxConnection) -> None:
+        self.connections.append(conn)
+        for arg in conn.args:
+            self._by_book[(arg["channel"], arg["instId"])] = conn
+
+    def start(self) -> None:
+        for conn in self.connections:
+            if conn not in self._tasks:
+                self._tasks[conn] = asyncio.create_task(conn.run())
+
+    def resync(self, channel: str, inst_id: str) -> None:
+        conn = self._by_book.get((channel, inst_id))
+        if conn is not None:
+            conn.resync(channel, inst_id)
+
+    def _replace(self, old: OkxConnection) -> None:
+        new = OkxConnection(
+            f"{old.name}r",
+            old.url,
+            old.args,
+            self.on_frame,
+            connect_limiter=self.limiter,
+            on_notice=self._replace,
+            backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
+            **self.conn_kwargs,
+        )  # type: ignore[arg-type]
+        self._add(new)
+        self._tasks[new] = asyncio.create_task(new.run())
+        self.replacements += 1
+
+        async def hand_over() -> None:
+            try:
+                await asyncio.wait_for(new.subscribed.wait(), timeout=55)
+            except TimeoutError:
+                log.warning("replacement not subscribed in 55 s", extra={"conn": new.name})
+            old.stop()
+            self.connections.remove(old)
+            self._tasks.pop(old, None)
+
+        asyncio.get_running_loop().create_task(hand_over())
+
+    async def stop(self) -> None:
+        for conn in self.connections:
+            conn.stop()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=5)

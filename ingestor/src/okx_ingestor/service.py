@@ -1,0 +1,311 @@
+"""The running ingestor: connections -> pipeline -> batcher -> writer thread -> sinks.
+
+The event loop only decodes, checks books and batches. Sinks run in one writer thread
+behind a bounded queue; when the queue is full (sinks slower than the feed), batches
+go straight to the spools, so memory stays bounded under any backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .batcher import Batch, Batcher
+from .config import Config
+from .connections import ConnectionManager
+from .pipeline import Pipeline
+from .sdnotify import sd_notify, watchdog_interval_s
+from .sinks import (
+    ChdbSink,
+    ClickHouseSink,
+    Delivery,
+    JsonLinesSink,
+    RedisLatestSink,
+    Sink,
+)
+from .spool import Spool
+
+log = logging.getLogger("okx_ingestor.service")
+_STOP = object()
+
+
+def build_deliveries(cfg: Config) -> list[Delivery]:
+    out: list[Delivery] = []
+    for name, settings in cfg.sinks.items():
+        sink: Sink
+        durable = True
+        if name == "clickhouse":
+            sink = ClickHouseSink(settings)
+        elif name == "chdb":
+            sink = ChdbSink(Path(settings["path"]))
+        elif name == "redis":
+            sink = RedisLatestSink(settings["url"], settings.get("prefix", "okx"))
+            durable = False  # latest state only: replaying stale values has no use
+        elif name == "jsonl":
+            sink = JsonLinesSink(Path(settings["path"]))
+            durable = False
+        else:
+            raise RuntimeError(
+                f"sink {name!r} is not built into this version; remove sinks.{name} from the config"
+            )
+        spool = Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes) if durable else None
+        out.append(Delivery(sink, spool))
+    return out
+
+
+class Writer(threading.Thread):
+    """Delivers batches to every sink; drains spools when sinks come back."""
+
+    def __init__(self, deliveries: list[Delivery], max_queue: int, insert_hist: Histogram) -> None:
+        super().__init__(name="okx-writer", daemon=True)
+        self.deliveries = deliveries
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self.overflow_batches = 0
+        self.lock = threading.Lock()
+        self.insert_hist = insert_hist
+
+    def offer(self, batch: Batch) -> None:
+        """Called on the event loop: never blocks; overflow goes to the spools."""
+        try:
+            self.queue.put_nowait(batch)
+        except queue.Full:
+            self.overflow_batches += 1
+            with self.lock:
+                for d in self.deliveries:
+                    if d.spool is not None:
+                        d.spool.append(batch)
+                    else:
+                        d.dropped_batches += 1
+
+    def run(self) -> None:
+        while True:
+            try:
+                item = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            with self.lock:
+                if isinstance(item, Batch):
+                    for d in self.deliveries:
+                        t0 = time.perf_counter()
+                        d.submit(item)
+                        self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+                for d in self.deliveries:
+                    d.drain(limit=20)
+
+    def stop(self, timeout: float) -> bool:
+        try:
+            self.queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            return False
+        self.join(timeout)
+        return not self.is_alive()
+
+
+class StatsCollector(Collector):
+    """Prometheus view of the counters the hot path keeps anyway (no per-message cost)."""
+
+    def __init__(self, service: Service) -> None:
+        self.s = service
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        s = self.s
+        st = s.pipeline.stats
+        m = CounterMetricFamily(
+            "okx_messages", "Data messages by channel and instrument", labels=["channel", "inst_id"]
+        )
+        for (channel, inst), n in st.by_stream.items():
+            m.add_metric([channel, inst], n)
+        yield m
+        yield CounterMetricFamily("okx_frames", "All frames received", value=st.messages)
+        pe = CounterMetricFamily("okx_parse_errors", "Unparsable messages", labels=["kind"])
+        for kind, n in st.parse_error_kinds.items():
+            pe.add_metric([kind], n)
+        yield pe
+        ec = CounterMetricFamily("okx_error_events", "OKX error/notice events", labels=["code"])
+        for code, n in st.error_codes.items():
+            ec.add_metric([code], n)
+        yield ec
+        b = s.pipeline.books.totals()
+        bk = CounterMetricFamily(
+            "okx_book_events", "Book sequence/checksum events", labels=["event"]
+        )
+        for name in (
+            "snapshots",
+            "updates",
+            "heartbeats",
+            "duplicates",
+            "gaps",
+            "resets",
+            "resyncs",
+            "checksum_ok",
+            "checksum_failures",
+            "buffered_dropped",
+        ):
+            bk.add_metric([name], getattr(b, name))
+        yield bk
+        conns = [c.stats for c in s.manager.connections]
+        yield CounterMetricFamily(
+            "okx_reconnects", "WebSocket reconnects", value=sum(c.reconnects for c in conns)
+        )
+        yield CounterMetricFamily(
+            "okx_pong_timeouts", "Pings without pong", value=sum(c.pong_timeouts for c in conns)
+        )
+        yield GaugeMetricFamily("okx_connections", "Open connection objects", value=len(conns))
+        now_us = time.time_ns() // 1000
+        yield GaugeMetricFamily(
+            "okx_last_message_age_seconds",
+            "Seconds since the last frame",
+            value=(now_us - st.last_received_us) / 1e6 if st.last_received_us else float("nan"),
+        )
+        if st.last_exchange_ts and st.last_received_us:
+            lag = st.last_received_us / 1e6 - st.last_exchange_ts / 1e3
+            yield GaugeMetricFamily(
+                "okx_exchange_to_receive_lag_seconds",
+                "Receive time minus exchange ts, last message",
+                value=lag,
+            )
+        rows = CounterMetricFamily("okx_rows", "Rows batched per table", labels=["table"])
+        for table, n in s.batcher.rows_in.items():
+            rows.add_metric([table], n)
+        yield rows
+        bt = CounterMetricFamily("okx_batches", "Batches made per table", labels=["table"])
+        for table, n in s.batcher.batches_out.items():
+            bt.add_metric([table], n)
+        yield bt
+        yield GaugeMetricFamily(
+            "okx_pending_rows", "Rows waiting in the batcher", value=s.batcher.pending_rows()
+        )
+        yield GaugeMetricFamily(
+            "okx_writer_queue", "Batches queued for the writer", value=s.writer.queue.qsize()
+        )
+        sb = GaugeMetricFamily("okx_spool_bytes", "Spool size", labels=["sink"])
+        shed = CounterMetricFamily(
+            "okx_spool_shed_rows", "Rows shed by the spool policy", labels=["sink"]
+        )
+        delivered = CounterMetricFamily("okx_sink_rows", "Rows delivered", labels=["sink"])
+        up = GaugeMetricFamily("okx_sink_up", "1 if the last write succeeded", labels=["sink"])
+        for d in s.writer.deliveries:
+            name = d.sink.name
+            delivered.add_metric([name], d.delivered_rows)
+            up.add_metric([name], 1.0 if d.up else 0.0)
+            if d.spool is not None:
+                sb.add_metric([name], d.spool.bytes)
+                shed.add_metric([name], d.spool.stats.shed_rows)
+        yield sb
+        yield shed
+        yield delivered
+        yield up
+
+
+class Service:
+    def __init__(self, cfg: Config, registry: CollectorRegistry | None = None) -> None:
+        self.cfg = cfg
+        self.registry = registry or CollectorRegistry()
+        self.insert_hist = Histogram(
+            "okx_sink_write_seconds",
+            "Sink write latency per batch",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "okx_batch_rows",
+            "Rows per batch",
+            registry=self.registry,
+            buckets=(10, 100, 1000, 10_000, 50_000, 100_000),
+        )
+        self.writer = Writer(build_deliveries(cfg), cfg.queue_batches, self.insert_hist)
+        self.batcher = Batcher(
+            self._deliver, max_rows=cfg.batch_max_rows, max_interval_s=cfg.batch_max_interval_s
+        )
+        self.manager = ConnectionManager(
+            self._on_frame,
+            max_args_per_connection=cfg.max_channels_per_connection,
+            ping_after_s=cfg.ping_after_s,
+            pong_timeout_s=cfg.pong_timeout_s,
+            backoff_base_s=cfg.backoff_base_s,
+            backoff_cap_s=cfg.backoff_cap_s,
+        )
+        self.pipeline = Pipeline(
+            self.batcher.add,
+            database=cfg.database,
+            book_levels=cfg.book_levels,
+            on_resync=self.manager.resync,
+            count_rows=False,
+        )
+        self.registry.register(StatsCollector(self))
+        self.stopping = asyncio.Event()
+        self.metrics_port: int | None = None
+
+    def _deliver(self, batch: Batch) -> None:
+        self.batch_rows.observe(len(batch.rows))
+        self.writer.offer(batch)
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        self.pipeline.process(frame)
+
+    def start_metrics(self) -> None:
+        if self.cfg.metrics_port == 0 and self.metrics_port is None:
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind((self.cfg.metrics_listen, 0))
+                self.metrics_port = sock.getsockname()[1]
+        else:
+            self.metrics_port = self.cfg.metrics_port
+        start_http_server(self.metrics_port, addr=self.cfg.metrics_listen, registry=self.registry)
+
+    async def run(self) -> int:
+        cfg = self.cfg
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        self.writer.start()
+        for url, args in cfg.subscriptions().items():
+            self.manager.plan(url, args)
+        self.manager.start()
+        sd_notify("READY=1")
+        log.info(
+            "ingestor started",
+            extra={
+                "instance": cfg.instance,
+                "connections": len(self.manager.connections),
+                "metrics_port": self.metrics_port,
+            },
+        )
+        watchdog = watchdog_interval_s()
+        last_watchdog = 0.0
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=0.1)
+            self.batcher.poll()
+            now = time.monotonic()
+            if watchdog is not None and now - last_watchdog >= watchdog:
+                sd_notify("WATCHDOG=1")
+                last_watchdog = now
+        return await self.shutdown()
+
+    async def shutdown(self) -> int:
+        """Stop reading, flush every pending row, let the writer finish within the timeout."""
+        sd_notify("STOPPING=1")
+        await self.manager.stop()
+        self.batcher.flush()
+        clean = await asyncio.to_thread(self.writer.stop, self.cfg.shutdown_timeout_s)
+        for d in self.writer.deliveries:
+            with contextlib.suppress(Exception):
+                d.sink.close()
+        log.info("ingestor stopped", extra={"clean": clean, **self.pipeline.summary()})
+        return 0 if clean else 1

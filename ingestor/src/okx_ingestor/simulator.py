@@ -1,0 +1,256 @@
+"""A local OKX v5 public WebSocket simulator (127.0.0.1), with fault injection.
+
+Speaks the documented protocol: text `ping` -> `pong`; `{"op":"subscribe","args":[..]}`
+-> one `{"event":"subscribe","arg":..,"connId":..}` per arg (and a books snapshot for
+book channels); unknown channels -> `{"event":"error","code":"60018",..}`. Pushes
+generated books updates (seqId/prevSeqId chain, checksum 0), trades and tickers at
+`rate` messages per second, shared by all connections like OKX's per-instrument seqIds.
+
+Faults (methods, or `--fault KIND@SECONDS` on the command line): disconnect, gap,
+reset, malformed, no_pong, notice (64008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .synth import MarketGenerator
+
+log = logging.getLogger("okx_ingestor.simulator")
+SUPPORTED = frozenset({"books", "trades", "tickers"})
+FAULTS = ("disconnect", "gap", "reset", "malformed", "no_pong", "notice")
+
+
+@dataclass
+class _Client:
+    ws: ServerConnection
+    conn_id: str
+    subs: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Simulator:
+    def __init__(
+        self,
+        inst_ids: list[str],
+        *,
+        rate: float = 1000.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 7,
+        depth: int = 50,
+    ) -> None:
+        self.gen = MarketGenerator(inst_ids, seed=seed, depth=depth)
+        self.inst_ids = set(inst_ids)
+        self.rate = rate
+        self.host = host
+        self.port = port
+        self.clients: dict[str, _Client] = {}
+        self.no_pong = False
+        self.sent_messages = 0
+        self.connections_total = 0
+        self.subscribe_requests = 0
+        self.trades_sent: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+        self._server: Server | None = None
+        self._producer: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws/v5/public"
+
+    async def start(self) -> None:
+        self._server = await serve(self._handle, self.host, self.port, compression=None)
+        self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+        self._producer = asyncio.create_task(self._produce())
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # -- faults --------------------------------------------------------------------
+    async def disconnect_all(self) -> None:
+        for client in list(self.clients.values()):
+            await client.ws.close(code=4000, reason="simulated disconnect")
+
+    def inject_gap(self, inst_id: str | None = None) -> None:
+        for inst in [inst_id] if inst_id else sorted(self.inst_ids):
+            self.gen.inject_gap(inst)
+
+    def inject_reset(self, inst_id: str | None = None) -> None:
+        for inst in [inst_id] if inst_id else sorted(self.inst_ids):
+            self.gen.inject_reset(inst)
+
+    async def send_malformed(self) -> None:
+        await self._broadcast_raw('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{')
+
+    async def send_notice(self) -> None:
+        for client in list(self.clients.values()):
+            msg = {
+                "event": "notice",
+                "code": "64008",
+                "connId": client.conn_id,
+                "msg": "The connection will soon be closed for a service upgrade. "
+                "Please reconnect.",
+            }
+            with contextlib.suppress(ConnectionClosed):
+                await client.ws.send(orjson.dumps(msg).decode())
+
+    async def fault(self, kind: str) -> None:
+        if kind == "disconnect":
+            await self.disconnect_all()
+        elif kind == "gap":
+            self.inject_gap()
+        elif kind == "reset":
+            self.inject_reset()
+        elif kind == "malformed":
+            await self.send_malformed()
+        elif kind == "no_pong":
+            self.no_pong = not self.no_pong
+        elif kind == "notice":
+            await self.send_notice()
+        else:
+            raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(FAULTS)}")
+
+    # -- protocol ------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        client = _Client(ws, f"{next(self._ids):08x}")
+        self.clients[client.conn_id] = client
+        self.connections_total += 1
+        try:
+            async for frame in ws:
+                await self._on_frame(client, frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients.pop(client.conn_id, None)
+
+    async def _on_frame(self, client: _Client, frame: str | bytes) -> None:
+        if frame == "ping":
+            if not self.no_pong:
+                await client.ws.send("pong")
+            return
+        try:
+            req = orjson.loads(frame)
+            op, args = req["op"], req.get("args", [])
+        except (ValueError, KeyError, TypeError):
+            await self._send(
+                client,
+                {"event": "error", "code": "60012", "msg": f"Invalid request: {str(frame)[:100]}"},
+            )
+            return
+        self.subscribe_requests += 1
+        for arg in args:
+            await self._on_arg(client, op, arg, req.get("id"))
+
+    async def _on_arg(self, client: _Client, op: str, arg: dict[str, str], req_id: object) -> None:
+        channel, inst = arg.get("channel", ""), arg.get("instId", "")
+        if channel not in SUPPORTED or inst not in self.inst_ids:
+            await self._send(
+                client,
+                {
+                    "id": req_id,
+                    "event": "error",
+                    "code": "60018",
+                    "msg": f"Wrong URL or channel:{channel},instId:{inst} doesn't exist.",
+                },
+            )
+            return
+        ack: dict[str, object] = {"event": op, "arg": arg, "connId": client.conn_id}
+        if req_id is not None:
+            ack["id"] = req_id
+        if op == "subscribe":
+            await self._send(client, ack)
+            if channel == "books":
+                await self._send_raw(client, self.gen.snapshot(inst))
+            client.subs.add((channel, inst))  # data only after the ack (and snapshot)
+        elif op == "unsubscribe":
+            client.subs.discard((channel, inst))
+            await self._send(client, ack)
+
+    async def _send(self, client: _Client, obj: dict[str, object]) -> None:
+        await self._send_raw(client, orjson.dumps(obj).decode())
+
+    async def _send_raw(self, client: _Client, text: str) -> bool:
+        try:
+            await client.ws.send(text)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def _broadcast_raw(self, text: str) -> None:
+        for client in list(self.clients.values()):
+            await self._send_raw(client, text)
+
+    # -- data ----------------------------------------------------------------------
+    async def _produce(self) -> None:
+        tick = 0.01
+        budget = 0.0
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            budget = min(budget + (now - last) * self.rate, self.rate)  # at most 1 s burst
+            last = now
+            while budget >= 1:
+                budget -= 1
+                await self._produce_one()
+
+    async def _produce_one(self) -> None:
+        gen = self.gen
+        inst = gen.rng.choice(gen.insts)
+        kind = gen.rng.choice(gen._kinds)
+        targets = [c for c in self.clients.values() if (kind, inst.inst_id) in c.subs]
+        if kind == "books":
+            text = gen.book_update(inst)  # the chain advances even with nobody listening
+        elif not targets:
+            return
+        elif kind == "trades":
+            text = gen.trade(inst)
+        else:
+            text = gen.ticker(inst)
+        delivered = False
+        for client in targets:
+            if await self._send_raw(client, text):
+                delivered = True
+                self.sent_messages += 1
+        if delivered and kind == "trades":
+            self.trades_sent.append(gen.trades_sent[-1])
+
+
+async def run_simulator(
+    inst_ids: list[str], rate: float, port: int, faults: list[tuple[str, float]]
+) -> None:
+    """Serve until cancelled; apply each (fault, period_s) every period."""
+    sim = Simulator(inst_ids, rate=rate, port=port)
+    await sim.start()
+    log.info("simulator listening", extra={"url": sim.url})
+    print(
+        orjson.dumps({"url": sim.url, "instruments": inst_ids, "rate": rate}).decode(), flush=True
+    )
+
+    async def every(kind: str, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            await sim.fault(kind)
+
+    tasks = [asyncio.create_task(every(k, p)) for k, p in faults]
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await sim.stop()

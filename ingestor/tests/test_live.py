@@ -1,0 +1,173 @@
+"""Simulator -> ingestor (real WebSocket on 127.0.0.1) -> JSON lines and a real Redis.
+
+Waits are conditions with generous deadlines, not speed checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import redis
+from okx_ingestor.books import BookState
+from okx_ingestor.config import parse_config
+from okx_ingestor.connections import OkxConnection
+from okx_ingestor.service import Service
+from okx_ingestor.simulator import Simulator
+
+INSTS = ["BTC-USDT", "ETH-USDT"]
+
+
+async def until(cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.02)
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(coro())
+
+
+def test_simulator_to_jsonl_and_redis_with_faults(tmp_path: Path, redis_server: str) -> None:
+    out = tmp_path / "rows.jsonl"
+
+    async def scenario() -> None:
+        sim = Simulator(INSTS, rate=1500)
+        await sim.start()
+        cfg = parse_config(
+            {
+                "endpoints": {"public": sim.url, "business": sim.url},
+                "instruments": INSTS,
+                "channels": ["trades", "books", "tickers"],
+                "batch": {"max_rows": 200, "max_interval_s": 0.1},
+                "spool": {"dir": str(tmp_path / "spool")},
+                "connection": {"backoff_base_s": 0.05, "backoff_cap_s": 0.2},
+                "metrics": {"port": 0},
+                "sinks": {
+                    "jsonl": {"path": str(out)},
+                    "redis": {"url": redis_server, "prefix": "live"},
+                },
+            }
+        )
+        svc = Service(cfg)
+        svc.start_metrics()
+        task = asyncio.create_task(svc.run())
+        stats = svc.pipeline.stats
+        await until(lambda: len(sim.trades_sent) >= 30, "trades flowing")
+
+        sim.inject_gap()  # next books update of each instrument skips 5 seqIds
+        await until(lambda: svc.pipeline.books.totals().gaps >= 2, "gaps detected")
+        await until(
+            lambda: all(b.state is BookState.LIVE for b in svc.pipeline.books.books.values()),
+            "books resynced",
+        )
+        sim.inject_reset()
+        await until(lambda: svc.pipeline.books.totals().resets >= 2, "resets accepted")
+        await sim.send_malformed()
+        await until(lambda: stats.parse_errors >= 1, "malformed counted")
+        before = sim.connections_total
+        await sim.disconnect_all()
+        await until(lambda: sim.connections_total > before and sim.clients, "reconnected")
+        await until(
+            lambda: all(b.state is BookState.LIVE for b in svc.pipeline.books.books.values()),
+            "books live again",
+        )
+        await sim.send_notice()
+        await until(lambda: svc.manager.replacements == 1, "64008 replacement opened")
+        await until(lambda: len(svc.manager.connections) == 1, "old connection closed")
+        n = len(sim.trades_sent)
+        await until(lambda: len(sim.trades_sent) >= n + 30, "trades after the hand-over")
+
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{svc.metrics_port}/metrics").read()
+        assert b'okx_book_events_total{event="gaps"}' in metrics
+        assert b'okx_messages_total{channel="trades",inst_id="BTC-USDT"}' in metrics
+
+        sim.rate = 0  # quiesce, then let the last frames arrive
+        await asyncio.sleep(0.3)
+        svc.stopping.set()
+        assert await task == 0
+        await sim.stop()
+
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        got = [
+            (r["row"]["inst_id"], r["row"]["trade_id"])
+            for r in rows
+            if r["table"] == "hft_data.raw_ticks"
+        ]
+        assert sorted(got) == sorted(sim.trades_sent)  # nothing lost, nothing doubled
+        summary = svc.pipeline.summary()
+        assert summary["book_gaps"] >= 2 and summary["book_resets"] >= 2
+        assert summary["parse_errors"] == 1
+        assert summary["checksum_failures"] == 0
+
+        r = redis.Redis.from_url(redis_server, decode_responses=True)
+        for inst in INSTS:
+            last_sent = [t for i, t in sim.trades_sent if i == inst][-1]
+            assert r.hget(f"live:trade:{inst}", "trade_id") == last_sent
+            assert r.hget(f"live:bbo:{inst}", "bid_px")
+
+    run(scenario)
+
+
+def test_no_pong_triggers_reconnect() -> None:
+    async def scenario() -> None:
+        sim = Simulator(["BTC-USDT"], rate=0)
+        await sim.start()
+        sim.no_pong = True
+        frames: list[str | bytes] = []
+        conn = OkxConnection(
+            "t",
+            sim.url,
+            [{"channel": "trades", "instId": "BTC-USDT"}],
+            frames.append,
+            ping_after_s=0.2,
+            pong_timeout_s=0.2,
+        )
+        task = asyncio.create_task(conn.run())
+        await until(lambda: conn.stats.pong_timeouts >= 1, "pong timeout")
+        await until(lambda: conn.stats.connects >= 2, "reconnect")
+        sim.no_pong = False
+        await until(
+            lambda: conn.stats.pings >= conn.stats.pong_timeouts + 1 and "pong" in frames,
+            "pong after recovery",
+        )
+        await until(lambda: conn.stats.acks >= 2, "resubscribed after reconnect")
+        conn.stop()
+        await asyncio.wait_for(task, 5)
+        await sim.stop()
+
+    run(scenario)
+
+
+def test_error_event_counted_per_code() -> None:
+    async def scenario() -> None:
+        sim = Simulator(["BTC-USDT"], rate=0)
+        await sim.start()
+        conn = OkxConnection(
+            "t", sim.url, [{"channel": "candle1m", "instId": "BTC-USDT"}], lambda f: None
+        )
+        task = asyncio.create_task(conn.run())
+        await until(lambda: conn.stats.errors["60018"] == 1, "60018 counted")
+        conn.stop()
+        await asyncio.wait_for(task, 5)
+        await sim.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("n", [1])
+def test_backoff_is_capped_and_jittered(n: int) -> None:
+    from okx_ingestor.connections import Backoff
+
+    b = Backoff(base_s=0.5, cap_s=4.0)
+    delays = [b.next_delay() for _ in range(50)]
+    assert all(0 <= d <= 4.0 for d in delays) and len(set(delays)) > 10 * n
+    b.reset()
+    assert b.next_delay() <= 0.5
