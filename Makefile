@@ -22,7 +22,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help venv host images lab lab-destroy lint unit molecule test build clean
+.PHONY: help venv host images lab lab-destroy lint unit schema-dev molecule test build clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,7 +63,12 @@ lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity
 	bash scripts/sanity.sh
 
 unit: venv ## pytest unit and integration tests
+	bash scripts/ensure-test-deps.sh
 	pytest
+
+schema-dev: venv ## apply files/sql to an embedded ClickHouse (chdb) at DB=PATH
+	@test -n "$(DB)" || { echo 'usage: make schema-dev DB=PATH' >&2; exit 2; }
+	python scripts/schema-dev.py --db "$(DB)"
 
 molecule: venv images ## every molecule scenario, on Debian $(DISTROS)
 	for d in $(DISTROS); do \
