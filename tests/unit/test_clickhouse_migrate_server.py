@@ -396,3 +396,69 @@ def test_module_reports_connection_and_checksum_problems(server, tmp_path, names
     (path / "0001_events.sql").write_text(OLD_DIALECT["0001_events.sql"] + "-- edited\n")
     edited = run_playbook(tmp_path, server, args)
     assert edited["failed"] is True and "0001_events.sql was changed" in edited["msg"]
+
+
+def run_migrate_playbook(tmp_path: Path, server, sql: Path, meta: str, *flags: str) -> dict:
+    """playbooks/migrate.yml with localhost as the only member of group clickhouse."""
+    inventory = {
+        "all": {
+            "children": {
+                "clickhouse": {
+                    "hosts": {
+                        "localhost": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    extra = {
+        "clickhouse_migrate_become": False,
+        "clickhouse_migrate_install_driver": False,
+        "clickhouse_migrate_sql_dir": str(sql),
+        "clickhouse_migrate_database": meta,
+        "clickhouse_tcp_port": server.port,
+        "clickhouse_admin_user": "migrator",
+        "vault_clickhouse_admin_password": "s3cret",
+    }
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\n")
+    collections = tmp_path / "collections" / "ansible_collections" / "okx_hft"
+    collections.mkdir(parents=True, exist_ok=True)
+    if not (collections / "infra").exists():
+        (collections / "infra").symlink_to(ROOT)
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(config),
+        "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"),
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+    }
+    command = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i", str(tmp_path / "inventory.json"),
+        "-e", f"@{tmp_path / 'extra.json'}",
+        str(ROOT / "playbooks" / "migrate.yml"), *flags,
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.stdout.startswith("{"), done.stderr + done.stdout
+    tasks = json.loads(done.stdout)["plays"][0]["tasks"]
+    return {t["task"]["name"]: t["hosts"].get("localhost", {}) for t in tasks}
+
+
+def test_migrate_playbook_applies_once_and_cleans_up(server, tmp_path, names):
+    sql = write_set(tmp_path / "sql", OLD_DIALECT)
+    checked = run_migrate_playbook(tmp_path, server, sql, names["meta"], "--check")
+    assert checked["Apply pending migrations"]["pending"] == sorted(OLD_DIALECT)
+
+    first = run_migrate_playbook(tmp_path, server, sql, names["meta"])
+    applied = first["Apply pending migrations"]
+    assert applied["changed"] is True and applied["applied"] == sorted(OLD_DIALECT)
+    staging = first["Create a private staging directory for the SQL files"]["path"]
+    assert not Path(staging).exists()
+
+    second = run_migrate_playbook(tmp_path, server, sql, names["meta"])
+    assert second["Apply pending migrations"]["changed"] is False
