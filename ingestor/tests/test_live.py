@@ -97,7 +97,7 @@ def test_simulator_to_jsonl_and_redis_with_faults(tmp_path: Path, redis_server: 
 
         rows = [json.loads(line) for line in out.read_text().splitlines()]
         got = [
-            (r["row"]["inst_id"], r["row"]["trade_id"])
+            (r["row"]["inst_id"], str(r["row"]["trade_id"]))
             for r in rows
             if r["table"] == "hft_data.raw_ticks"
         ]

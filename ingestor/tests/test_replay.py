@@ -41,11 +41,14 @@ def test_convert_and_replay_2022(tmp_path: Path, capsys: pytest.CaptureFixture[s
     tick = next(line["row"] for line in lines if line["table"] == "hft_data.raw_ticks")
     assert tick == {
         "inst_id": "BTC-USD-220527",
-        "trade_id": "7849",
+        "trade_id": 7849,
         "ts": "2022-05-13 16:26:39.958",
         "price": "30218.8",
         "size": "1",
         "side": "buy",
+        "count": 1,
+        "source": 0,
+        "seq_id": 0,
         "received_at": tick["received_at"],
     }
     assert len(tick["received_at"]) == len("2026-01-01 00:00:00.000000")

@@ -15,21 +15,22 @@ def batch(table: str, rows: list[tuple[object, ...]]) -> Batch:
 
 
 TICKS = [
-    ("BTC-USDT", "1", 1_700_000_000_123, "42219.9", "0.12060306", "buy", 1_700_000_000_123_456),
-    ("BTC-USDT", "2", 1_700_000_000_124, "42220.1", "0.5", "sell", 1_700_000_000_124_000),
-]
-BBO = [
     (
         "BTC-USDT",
-        "bbo-tbt",
-        1_700_000_000_125,
-        "42220",
-        "1",
-        "42220.1",
-        "2",
-        77,
-        1_700_000_000_125_001,
-    )
+        1,
+        1_700_000_000_123,
+        "42219.9",
+        "0.12060306",
+        "buy",
+        1,
+        0,
+        5,
+        1_700_000_000_123_456,
+    ),
+    ("BTC-USDT", 2, 1_700_000_000_124, "42220.1", "0.5", "sell", 1, 0, 6, 1_700_000_000_124_000),
+]
+BBO = [
+    ("BTC-USDT", 1_700_000_000_125, 77, "42220", "1", 3, "42220.1", "2", 4, 1_700_000_000_125_001)
 ]
 
 
@@ -37,7 +38,7 @@ def test_columns_are_exact_decimals_and_utc_datetimes() -> None:
     cols = to_columns(RAW_TICKS, TICKS)
     assert cols[3] == [Decimal("42219.9"), Decimal("42220.1")]
     assert cols[2][0].isoformat() == "2023-11-14T22:13:20.123000+00:00"
-    assert cols[6][0].isoformat() == "2023-11-14T22:13:20.123456+00:00"
+    assert cols[9][0].isoformat() == "2023-11-14T22:13:20.123456+00:00"
 
 
 def test_jsonl_sink(tmp_path: Path) -> None:
@@ -61,6 +62,9 @@ def test_redis_latest_state(redis_server: str) -> None:
         "price": "42220.1",
         "size": "0.5",
         "side": "sell",
+        "count": "1",
+        "source": "0",
+        "seq_id": "6",
         "received_at": "2023-11-14 22:13:20.124000",
     }
     bbo = r.hgetall("t1:bbo:BTC-USDT")

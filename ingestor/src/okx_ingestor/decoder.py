@@ -69,6 +69,7 @@ class Trade:
     ts: int
     count: int | None
     seq_id: int | None
+    source: int | None
 
 
 @dataclass(slots=True)
@@ -126,7 +127,12 @@ class FundingRate:
     premium: str | None
     sett_funding_rate: str | None
     sett_state: str | None
+    min_funding_rate: str | None
+    max_funding_rate: str | None
+    impact_value: str | None
+    interest_rate: str | None
     method: str | None
+    formula_type: str | None
     ts: int
 
 
@@ -292,7 +298,7 @@ def _side(value: Any) -> str:
 
 def _trade(d: dict[str, Any], inst_id: str) -> Trade:
     trade_id = d["tradeId"]
-    if type(trade_id) is not str or not trade_id:
+    if type(trade_id) is not str or not trade_id.isdigit():
         raise DecodeError("bad_trade_id", repr(trade_id)[:40])
     return Trade(
         inst_id=d.get("instId", inst_id),
@@ -303,6 +309,7 @@ def _trade(d: dict[str, Any], inst_id: str) -> Trade:
         ts=_ms(d["ts"]),
         count=_opt_int(d.get("count"), "count"),
         seq_id=_opt_int(d.get("seqId"), "seqId"),
+        source=_opt_int(d.get("source"), "source"),
     )
 
 
@@ -335,7 +342,12 @@ def _funding(d: dict[str, Any], inst_id: str) -> FundingRate:
         premium=_opt_num(d.get("premium"), "premium"),
         sett_funding_rate=_opt_num(d.get("settFundingRate"), "settFundingRate"),
         sett_state=d.get("settState") or None,
+        min_funding_rate=_opt_num(d.get("minFundingRate"), "minFundingRate"),
+        max_funding_rate=_opt_num(d.get("maxFundingRate"), "maxFundingRate"),
+        impact_value=_opt_num(d.get("impactValue"), "impactValue"),
+        interest_rate=_opt_num(d.get("interestRate"), "interestRate"),
         method=d.get("method") or None,
+        formula_type=d.get("formulaType") or None,
         ts=_ms(d["ts"]),
     )
 

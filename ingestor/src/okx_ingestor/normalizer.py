@@ -1,4 +1,4 @@
-"""Typed messages -> rows (tuples in the column order of schema.py)."""
+"""Typed messages -> rows (tuples in the column order of schema.py / files/sql)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,21 @@ Row = tuple[object, ...]
 Emit = Callable[[str, Row], None]
 
 
+def _orders(levels: list[list[str]]) -> list[int]:
+    out = []
+    for lv in levels:
+        try:
+            out.append(int(lv[3]))
+        except (IndexError, ValueError, TypeError):
+            out.append(0)
+    return out
+
+
 class Normalizer:
     """Turns messages into rows and hands them to `emit(table, row)`.
 
-    `table` is the fully qualified name (`<database>.<table>`).
+    `table` is the fully qualified name (`<database>.<table>`). Missing integers
+    (seqId before 2022-H2, trade count/source) become the column DEFAULTs of files/sql.
     """
 
     def __init__(self, emit: Emit, database: str = "hft_data", book_levels: bool = True) -> None:
@@ -22,7 +33,7 @@ class Normalizer:
         self.book_levels = book_levels
         self.t_ticks = f"{database}.raw_ticks"
         self.t_bbo = f"{database}.bbo"
-        self.t_levels = f"{database}.book_updates"
+        self.t_book = f"{database}.book_l2"
         self.t_tickers = f"{database}.tickers"
         self.t_funding = f"{database}.funding_rates"
         self.t_mark = f"{database}.mark_prices"
@@ -32,25 +43,27 @@ class Normalizer:
     def trades(self, msg: TradesMsg, received_us: int) -> None:
         emit, table = self.emit, self.t_ticks
         for t in msg.trades:
-            emit(table, (t.inst_id, t.trade_id, t.ts, t.px, t.sz, t.side, received_us))
+            emit(
+                table,
+                (t.inst_id, int(t.trade_id), t.ts, t.px, t.sz, t.side,
+                 1 if t.count is None else t.count, t.source or 0, t.seq_id or 0, received_us),
+            )  # fmt: skip
 
-    def book_levels_rows(self, msg: BookMsg, data: BookData, received_us: int) -> None:
-        """One row per level of a snapshot/update that was applied to a live book."""
+    def book_message(self, msg: BookMsg, data: BookData, received_us: int) -> None:
+        """One book_l2 row per applied snapshot/update, levels as parallel arrays."""
         if not self.book_levels:
             return
-        emit, table = self.emit, self.t_levels
-        inst, channel, ts, action = msg.inst_id, msg.channel, data.ts, msg.action or "snapshot"
-        seq, prev = data.seq_id, data.prev_seq_id
-        for side, levels in (("bid", data.bids), ("ask", data.asks)):
-            for lv in levels:
-                try:
-                    n: int | None = int(lv[3])
-                except (IndexError, ValueError, TypeError):
-                    n = None
-                emit(
-                    table,
-                    (inst, channel, ts, action, side, lv[0], lv[1], n, seq, prev, received_us),
-                )
+        bids, asks = data.bids, data.asks
+        seq = data.seq_id
+        prev = data.prev_seq_id
+        self.emit(
+            self.t_book,
+            (msg.inst_id, msg.channel, msg.action or "snapshot", data.ts,
+             0 if seq is None else seq, (-1 if msg.action == "snapshot" else 0)
+             if prev is None else prev, data.checksum,
+             [lv[0] for lv in bids], [lv[1] for lv in bids], _orders(bids),
+             [lv[0] for lv in asks], [lv[1] for lv in asks], _orders(asks), received_us),
+        )  # fmt: skip
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:
         """Top of a live incremental book, emitted only when it changed."""
@@ -60,80 +73,38 @@ class Normalizer:
         if self._last_bbo.get(key) == top:
             return
         self._last_bbo[key] = top
-        self._emit_bbo(
-            book.inst_id, book.channel, book.last_ts, bid, ask, book.last_seq_id, received_us
-        )
+        self.emit(
+            self.t_bbo,
+            (book.inst_id, book.last_ts, book.last_seq_id or 0,
+             bid[0] if bid else "0", bid[1] if bid else "0", 0,
+             ask[0] if ask else "0", ask[1] if ask else "0", 0, received_us),
+        )  # fmt: skip
 
     def bbo_from_snapshot(self, msg: BookMsg, data: BookData, received_us: int) -> None:
         """books5 / bbo-tbt: every push is a full top-of-book snapshot."""
-        bid = (data.bids[0][0], data.bids[0][1]) if data.bids else None
-        ask = (data.asks[0][0], data.asks[0][1]) if data.asks else None
-        self._emit_bbo(msg.inst_id, msg.channel, data.ts, bid, ask, data.seq_id, received_us)
-
-    def _emit_bbo(
-        self,
-        inst_id: str,
-        channel: str,
-        ts: int,
-        bid: tuple[str, str] | None,
-        ask: tuple[str, str] | None,
-        seq_id: int | None,
-        received_us: int,
-    ) -> None:
+        b = data.bids[0] if data.bids else ("0", "0", "0", "0")
+        a = data.asks[0] if data.asks else ("0", "0", "0", "0")
         self.emit(
             self.t_bbo,
-            (
-                inst_id,
-                channel,
-                ts,
-                bid[0] if bid else None,
-                bid[1] if bid else None,
-                ask[0] if ask else None,
-                ask[1] if ask else None,
-                seq_id,
-                received_us,
-            ),
-        )
+            (msg.inst_id, data.ts, data.seq_id or 0, b[0], b[1], _orders([list(b)])[0],
+             a[0], a[1], _orders([list(a)])[0], received_us),
+        )  # fmt: skip
 
     def ticker(self, r: Ticker, received_us: int) -> None:
         self.emit(
             self.t_tickers,
-            (
-                r.inst_id,
-                r.inst_type,
-                r.ts,
-                r.last,
-                r.last_sz,
-                r.bid_px,
-                r.bid_sz,
-                r.ask_px,
-                r.ask_sz,
-                r.open24h,
-                r.high24h,
-                r.low24h,
-                r.vol24h,
-                r.vol_ccy24h,
-                received_us,
-            ),
-        )
+            (r.inst_id, r.inst_type, r.ts, r.last, r.last_sz, r.bid_px, r.bid_sz, r.ask_px,
+             r.ask_sz, r.open24h, r.high24h, r.low24h, r.vol24h, r.vol_ccy24h, received_us),
+        )  # fmt: skip
 
     def funding(self, r: FundingRate, received_us: int) -> None:
         self.emit(
             self.t_funding,
-            (
-                r.inst_id,
-                r.inst_type,
-                r.ts,
-                r.funding_rate,
-                r.funding_time,
-                r.next_funding_time,
-                r.premium,
-                r.sett_funding_rate,
-                r.sett_state,
-                r.method,
-                received_us,
-            ),
-        )
+            (r.inst_id, r.inst_type, r.ts, r.funding_rate, r.funding_time,
+             r.next_funding_time or 0, r.premium, r.sett_funding_rate, r.sett_state or "",
+             r.min_funding_rate, r.max_funding_rate, r.impact_value, r.interest_rate,
+             r.method or "", r.formula_type or "", received_us),
+        )  # fmt: skip
 
     def mark(self, r: MarkPrice, received_us: int) -> None:
         self.emit(self.t_mark, (r.inst_id, r.inst_type, r.ts, r.mark_px, received_us))

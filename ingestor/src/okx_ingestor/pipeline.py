@@ -179,7 +179,7 @@ class Pipeline:
             self.stats.last_exchange_ts = data.ts
             outcome = book.apply(data, msg.action)
             if outcome in _ROW_OUTCOMES:
-                norm.book_levels_rows(msg, data, received_us)
+                norm.book_message(msg, data, received_us)
                 norm.bbo_from_book(book, received_us)
             elif outcome in _RESYNC_OUTCOMES:
                 log.warning(

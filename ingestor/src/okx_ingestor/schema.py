@@ -5,10 +5,13 @@ Column kinds tell each sink how to encode a value:
   dec   -> Decimal: the exact OKX string (never float); None when nullable and absent
   ms    -> DateTime64(3, 'UTC') from int milliseconds
   us    -> DateTime64(6, 'UTC') from int microseconds
-  int   -> Int64 / UInt64 (may be None when nullable)
+  int   -> Int64 / UInt64 / UInt32 / Int32
+  decs  -> Array(Decimal): list of exact strings
+  ints  -> Array(UInt32): list of ints
 
-raw_ticks columns are fixed by issue 5. The others follow files/sql; keep this file and
-files/sql/*.sql in step (tests/test_schema.py compares them when files/sql exists).
+raw_ticks columns are fixed by issue 5; all tables with in_sql=True follow files/sql
+(tests/test_schema.py compares them). tickers and index_tickers are not in files/sql yet:
+replay and the JSON lines sink write them, the ClickHouse sinks skip them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ DEFAULT_DATABASE = "hft_data"
 class Table:
     name: str
     columns: tuple[tuple[str, str], ...]
+    in_sql: bool = True  # False: not (yet) in files/sql; ClickHouse sinks skip it
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -32,11 +36,33 @@ RAW_TICKS = Table(
     "raw_ticks",
     (
         ("inst_id", "str"),
-        ("trade_id", "str"),
+        ("trade_id", "int"),
         ("ts", "ms"),
         ("price", "dec"),
         ("size", "dec"),
         ("side", "str"),
+        ("count", "int"),
+        ("source", "int"),
+        ("seq_id", "int"),
+        ("received_at", "us"),
+    ),
+)
+BOOK_L2 = Table(
+    "book_l2",
+    (
+        ("inst_id", "str"),
+        ("channel", "str"),
+        ("action", "str"),
+        ("ts", "ms"),
+        ("seq_id", "int"),
+        ("prev_seq_id", "int"),
+        ("checksum", "int"),
+        ("bid_prices", "decs"),
+        ("bid_sizes", "decs"),
+        ("bid_orders", "ints"),
+        ("ask_prices", "decs"),
+        ("ask_sizes", "decs"),
+        ("ask_orders", "ints"),
         ("received_at", "us"),
     ),
 )
@@ -44,29 +70,45 @@ BBO = Table(
     "bbo",
     (
         ("inst_id", "str"),
-        ("channel", "str"),
         ("ts", "ms"),
+        ("seq_id", "int"),
         ("bid_px", "dec"),
         ("bid_sz", "dec"),
+        ("bid_orders", "int"),
         ("ask_px", "dec"),
         ("ask_sz", "dec"),
-        ("seq_id", "int"),
+        ("ask_orders", "int"),
         ("received_at", "us"),
     ),
 )
-BOOK_UPDATES = Table(
-    "book_updates",
+FUNDING_RATES = Table(
+    "funding_rates",
     (
         ("inst_id", "str"),
-        ("channel", "str"),
+        ("inst_type", "str"),
         ("ts", "ms"),
-        ("action", "str"),
-        ("side", "str"),
-        ("price", "dec"),
-        ("size", "dec"),
-        ("num_orders", "int"),
-        ("seq_id", "int"),
-        ("prev_seq_id", "int"),
+        ("funding_rate", "dec"),
+        ("funding_time", "ms"),
+        ("next_funding_time", "ms"),
+        ("premium", "dec"),
+        ("sett_funding_rate", "dec"),
+        ("sett_state", "str"),
+        ("min_funding_rate", "dec"),
+        ("max_funding_rate", "dec"),
+        ("impact_value", "dec"),
+        ("interest_rate", "dec"),
+        ("method", "str"),
+        ("formula_type", "str"),
+        ("received_at", "us"),
+    ),
+)
+MARK_PRICES = Table(
+    "mark_prices",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("ts", "ms"),
+        ("mark_px", "dec"),
         ("received_at", "us"),
     ),
 )
@@ -89,32 +131,7 @@ TICKERS = Table(
         ("vol_ccy_24h", "dec"),
         ("received_at", "us"),
     ),
-)
-FUNDING_RATES = Table(
-    "funding_rates",
-    (
-        ("inst_id", "str"),
-        ("inst_type", "str"),
-        ("ts", "ms"),
-        ("funding_rate", "dec"),
-        ("funding_time", "ms"),
-        ("next_funding_time", "ms"),
-        ("premium", "dec"),
-        ("sett_funding_rate", "dec"),
-        ("sett_state", "str"),
-        ("method", "str"),
-        ("received_at", "us"),
-    ),
-)
-MARK_PRICES = Table(
-    "mark_prices",
-    (
-        ("inst_id", "str"),
-        ("inst_type", "str"),
-        ("ts", "ms"),
-        ("mark_px", "dec"),
-        ("received_at", "us"),
-    ),
+    in_sql=False,
 )
 INDEX_TICKERS = Table(
     "index_tickers",
@@ -127,11 +144,11 @@ INDEX_TICKERS = Table(
         ("low_24h", "dec"),
         ("received_at", "us"),
     ),
+    in_sql=False,
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (RAW_TICKS, BBO, BOOK_UPDATES, TICKERS, FUNDING_RATES, MARK_PRICES, INDEX_TICKERS)
+    t.name: t for t in (RAW_TICKS, BOOK_L2, BBO, FUNDING_RATES, MARK_PRICES, TICKERS, INDEX_TICKERS)
 }
 
 

@@ -48,7 +48,15 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
         if name == "clickhouse":
             sink = ClickHouseSink(settings)
         elif name == "chdb":
-            sink = ChdbSink(Path(settings["path"]))
+            sql_dir = settings.get("sql_dir")
+            engine_dir = settings.get("engine_dir")
+            sink = ChdbSink(
+                Path(settings["path"]),
+                sql_dir=Path(sql_dir) if sql_dir else None,
+                engine_dir=Path(engine_dir) if engine_dir else None,
+                database=cfg.database,
+                variables={k: str(v) for k, v in (settings.get("variables") or {}).items()},
+            )
         elif name == "redis":
             sink = RedisLatestSink(settings["url"], settings.get("prefix", "okx"))
             durable = False  # latest state only: replaying stale values has no use

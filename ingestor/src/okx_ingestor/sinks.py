@@ -55,12 +55,18 @@ def _to_dec(v: object) -> Decimal | None:
     return None if v is None else Decimal(v)  # type: ignore[arg-type]
 
 
+def _to_decs(v: object) -> list[Decimal]:
+    return [Decimal(x) for x in v]  # type: ignore[attr-defined]
+
+
 _CONVERT: dict[str, Callable[[object], object] | None] = {
     "ms": _to_ms_dt,
     "us": _to_us_dt,
     "dec": _to_dec,
+    "decs": _to_decs,
     "str": None,
     "int": None,
+    "ints": None,
 }
 
 
@@ -122,6 +128,8 @@ class ClickHouseSink:
         from clickhouse_driver.errors import NetworkError, ServerException
 
         spec = _table(batch)
+        if not spec.in_sql:
+            return  # no such table in files/sql (yet): JSON lines sink keeps these rows
         query = f"INSERT INTO {batch.table} ({', '.join(spec.column_names)}) VALUES"
         settings = {"insert_deduplication_token": batch.token} if self._dedup else {}
         try:
@@ -140,31 +148,79 @@ class ClickHouseSink:
         self._client.disconnect()
 
 
-class ChdbSink:
-    """ClickHouse embedded (chdb) at a path on disk, schema from files/sql.
+def _engine_modules(engine_dir: Path) -> tuple[Any, Any]:
+    """Import the collection's migration engine (plugins/module_utils) from a path."""
+    import importlib
+    import sys
 
-    TODO(issue 5): apply the migrations with plugins/module_utils/migrations.py once it
-    exists (the other helper's engine); until then the tables must already exist.
+    if not (engine_dir / "migrations.py").exists():
+        raise RuntimeError(
+            f"no migration engine at {engine_dir}/migrations.py: set sinks.chdb.engine_dir to "
+            "the collection's plugins/module_utils directory"
+        )
+    if str(engine_dir) not in sys.path:
+        sys.path.insert(0, str(engine_dir))
+    return importlib.import_module("migrations"), importlib.import_module("clickhouse")
+
+
+class ChdbSink:
+    """ClickHouse embedded (chdb) at a path on disk, with files/sql applied to it.
+
+    When `sql_dir` is given, the collection's migration engine
+    (plugins/module_utils/migrations.py, the same one clickhouse_migrate uses) applies
+    files/sql first; without it the tables must already exist.
     """
 
     name = "chdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sql_dir: Path | None = None,
+        engine_dir: Path | None = None,
+        database: str = "hft_data",
+        variables: dict[str, str] | None = None,
+    ) -> None:
         try:
-            from chdb import session as chs  # type: ignore[import-not-found]
+            from chdb import session as chs
         except ImportError as exc:
             raise RuntimeError(
                 "the chdb sink needs the chdb-core package: pip install 'okx-hft-ingestor[chdb]'"
             ) from exc
+        path.mkdir(parents=True, exist_ok=True)
         self._session = chs.Session(str(path))
+        if sql_dir is not None:
+            engine_dir = engine_dir or sql_dir.parents[1] / "plugins" / "module_utils"
+            self.migrate(sql_dir, engine_dir, database, variables or {})
+
+    def migrate(
+        self, sql_dir: Path, engine_dir: Path, database: str, variables: dict[str, str]
+    ) -> list[str]:
+        """Apply files/sql; `variables` override the engine's (e.g. ttl_raw_days).
+
+        Note: rows older than the TTL of files/sql (ttl_raw_days, default 30) are dropped
+        by ClickHouse at insert time; raise ttl_raw_days to load old recordings, keeping
+        now + TTL before 2106 (the DateTime limit): 10000 days works.
+        """
+        migrations, clickhouse = _engine_modules(engine_dir)
+        merged = {**migrations.default_variables(data_db=database), **variables}
+        options = migrations.Options(path=sql_dir, variables=merged, lock_timeout=10)
+        result = migrations.migrate(clickhouse.ChdbExecutor(self._session), options)
+        return list(result.applied)
+
+    def query(self, sql: str, fmt: str = "TSV") -> str:
+        return str(self._session.query(sql, fmt))
 
     def write(self, batch: Batch) -> None:
         spec = _table(batch)
+        if not spec.in_sql:
+            return  # no such table in files/sql (yet): JSON lines sink keeps these rows
         body = b"\n".join(orjson.dumps(row_to_json(spec, row)) for row in batch.rows)
         try:
             self._session.query(
-                f"INSERT INTO {batch.table} SETTINGS insert_deduplication_token="
-                f"'{batch.token}' FORMAT JSONEachRow\n" + body.decode()
+                f"INSERT INTO {batch.table} ({', '.join(spec.column_names)}) SETTINGS "
+                f"insert_deduplication_token='{batch.token}' FORMAT JSONEachRow\n" + body.decode()
             )
         except Exception as exc:  # chdb raises plain RuntimeError-like errors
             raise SinkUnavailable(f"chdb insert failed: {exc}") from exc
