@@ -6,15 +6,15 @@
 CREATE TABLE IF NOT EXISTS ${db_data}.raw_ticks ${on_cluster}
 (
     inst_id      LowCardinality(String),
-    trade_id     UInt64                    CODEC(Delta, LZ4),
-    ts           DateTime64(3, 'UTC')      CODEC(DoubleDelta, LZ4),  -- exchange time
+    trade_id     UInt64                    CODEC(Delta, ZSTD(1)),
+    ts           DateTime64(3, 'UTC')      CODEC(DoubleDelta, ZSTD(1)),  -- exchange time
     price        Decimal(38, 18)           CODEC(ZSTD(1)),
     size         Decimal(38, 18)           CODEC(ZSTD(1)),
     side         Enum8('buy' = 1, 'sell' = 2),
     count        UInt32 DEFAULT 1,         -- matches aggregated into this message
     source       UInt8 DEFAULT 0,          -- 0 normal order, 1 enhanced liquidity
     seq_id       Int64 DEFAULT 0           CODEC(Delta, LZ4),
-    received_at  DateTime64(6, 'UTC')      CODEC(Delta, LZ4)         -- ingest time
+    received_at  DateTime64(6, 'UTC')      CODEC(Delta, ZSTD(1))     -- ingest time
 )
 ENGINE = ${replicated}MergeTree
 PARTITION BY toYYYYMMDD(ts)

@@ -97,7 +97,7 @@ def test_database_names_and_ttl_days_come_from_variables(executor):
     migrations.migrate(executor, options)
     raw = executor.query("SHOW CREATE TABLE ttl_data.raw_ticks")[0][0]
     agg = executor.query("SHOW CREATE TABLE ttl_analytics.agg_1m")[0][0]
-    assert "ttl_data.raw_ticks" in executor.query("SHOW CREATE TABLE ttl_analytics.mv_agg_1m")[0][0]
+    assert "ttl_data.raw_ticks" in executor.query("SHOW CREATE TABLE ttl_analytics.mv_agg_1s")[0][0]
     assert "toIntervalDay(7)" in raw
     assert "toIntervalDay(90)" in agg
 
