@@ -297,19 +297,27 @@ def _side(value: Any) -> str:
 
 
 def _trade(d: dict[str, Any], inst_id: str) -> Trade:
-    trade_id = d["tradeId"]
+    # The hot path: checks inlined, helpers only for the unusual cases.
+    trade_id, px, sz, side, ts = d["tradeId"], d["px"], d["sz"], d["side"], d["ts"]
     if type(trade_id) is not str or not trade_id.isdigit():
         raise DecodeError("bad_trade_id", repr(trade_id)[:40])
+    if type(px) is not str or _NUMBER_MATCH(px) is None:
+        raise DecodeError("bad_number:px", repr(px)[:40])
+    if type(sz) is not str or _NUMBER_MATCH(sz) is None:
+        raise DecodeError("bad_number:sz", repr(sz)[:40])
+    if side != "buy" and side != "sell":
+        raise DecodeError("bad_side", repr(side)[:20])
+    count, seq_id, source = d.get("count"), d.get("seqId"), d.get("source")
     return Trade(
-        inst_id=d.get("instId", inst_id),
-        trade_id=trade_id,
-        px=_num(d["px"], "px"),
-        sz=_num(d["sz"], "sz"),
-        side=_side(d["side"]),
-        ts=_ms(d["ts"]),
-        count=_opt_int(d.get("count"), "count"),
-        seq_id=_opt_int(d.get("seqId"), "seqId"),
-        source=_opt_int(d.get("source"), "source"),
+        d.get("instId", inst_id),
+        trade_id,
+        px,
+        sz,
+        side,
+        int(ts) if type(ts) is str and ts.isdigit() else _ms(ts),
+        count if count is None or type(count) is int else _opt_int(count, "count"),
+        seq_id if seq_id is None or type(seq_id) is int else _opt_int(seq_id, "seqId"),
+        source if source is None or type(source) is int else _opt_int(source, "source"),
     )
 
 
