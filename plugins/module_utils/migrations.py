@@ -629,7 +629,7 @@ def _statement_message(
     migration: Migration, index: int, total: int, statement: Statement, exc: Exception
 ) -> str:
     first_line = statement.sql.splitlines()[0][:120]
-    server = " ".join(str(exc).split("Stack trace:")[0].split()) or type(exc).__name__
+    server = " ".join(str(exc).split("Stack trace:", maxsplit=1)[0].split()) or type(exc).__name__
     done = f"statements 1-{index} are applied and recorded; " if index else ""
     return (
         f"{migration.name}: statement {index + 1} of {total} (line {statement.line}: "

@@ -35,7 +35,7 @@ description:
     C(make schema-dev DB=PATH).
 version_added: 0.1.0
 author:
-  - okx_hft.infra contributors
+  - okx_hft.infra contributors (@okx-hft)
 requirements:
   - clickhouse-driver (Python package) on the host that runs the module
 attributes:
