@@ -16,6 +16,9 @@ COLL_LINK   := .collections/ansible_collections/okx_hft/infra
 DISTROS     ?= 12
 # Scenarios to run; default: every directory under molecule/ with a molecule.yml.
 SCENARIOS   ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# Scenarios that `make molecule` also runs on Debian 13 when DISTROS leaves it out, so
+# that every `make test` proves both releases without doubling its time.
+SCENARIOS_D13 ?= common
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -42,8 +45,8 @@ venv: $(VENV)/.installed $(COLL_LINK) ## project virtualenv with the pinned tool
 host: ## Docker Engine + debootstrap installed, dockerd running
 	bash scripts/host-setup.sh
 
-images: host ## systemd base images for Debian $(DISTROS) (rebuilt only when inputs change)
-	for d in $(sort $(DISTROS) 12); do bash scripts/build-image.sh $$d; done
+images: host ## systemd base images for Debian 12 and 13 (rebuilt only when inputs change)
+	for d in $(sort $(DISTROS) 12 $(if $(SCENARIOS_D13),13)); do bash scripts/build-image.sh $$d; done
 
 lab: venv images ## deploy the all-in-one lab host hft-lab
 	ansible-playbook playbooks/lab_host.yml
@@ -70,13 +73,9 @@ schema-dev: venv ## apply files/sql to an embedded ClickHouse (chdb) at DB=PATH
 	@test -n "$(DB)" || { echo 'usage: make schema-dev DB=PATH' >&2; exit 2; }
 	python scripts/schema-dev.py --db "$(DB)"
 
-molecule: venv images ## every molecule scenario, on Debian $(DISTROS)
-	for d in $(DISTROS); do \
-	  for s in $(SCENARIOS); do \
-	    echo "=== molecule test -s $$s on Debian $$d"; \
-	    MOLECULE_DISTRO=$$d molecule test -s $$s; \
-	  done; \
-	done
+molecule: venv images ## every molecule scenario, on Debian $(DISTROS) (+ SCENARIOS_D13 on 13)
+	bash scripts/molecule-all.sh "$(strip $(foreach d,$(DISTROS),$(foreach s,$(SCENARIOS),$(d):$(s))) \
+	  $(if $(filter 13,$(DISTROS)),,$(foreach s,$(SCENARIOS_D13),13:$(s))))"
 
 test: lint unit molecule ## everything CI runs
 
