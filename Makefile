@@ -55,7 +55,7 @@ lab: venv images ## deploy the all-in-one lab host hft-lab
 lab-destroy: venv ## remove the lab host
 	ansible-playbook playbooks/lab_host.yml -e lab_host_state=absent
 
-lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity
+lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity, collection build
 	yamllint -s .
 	ruff check .
 	ruff format --check .
@@ -64,6 +64,7 @@ lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity
 	ansible-playbook -i inventories/example site.yml --syntax-check
 	antsibull-changelog lint
 	bash scripts/sanity.sh
+	bash scripts/build-collection.sh
 
 unit: venv ## pytest unit and integration tests
 	bash scripts/ensure-test-deps.sh

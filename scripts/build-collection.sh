@@ -11,7 +11,8 @@ ansible-galaxy collection build --force --output-path "$work/dist" . >/dev/null
 tarball=$(ls "$work"/dist/okx_hft-infra-*.tar.gz)
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
 # Dependencies come from the `ansible` package here (Galaxy is not reachable).
-ansible-galaxy collection install --no-deps -p "$work/collections" "$tarball" >/dev/null
+# --force: the checkout itself is already visible as okx_hft.infra through .collections.
+ansible-galaxy collection install --force --no-deps -p "$work/collections" "$tarball" >/dev/null 2>&1
 cd "$work"
 export ANSIBLE_COLLECTIONS_PATH="$work/collections"
 unset ANSIBLE_CONFIG
