@@ -579,6 +579,7 @@ def _apply_all(
     prepared = {m.version: prepare(m, options.variables) for m in pending}
     progress = book.progress()
     result = MigrationResult(current_version=max(applied, default=None), warnings=warnings)
+    result.pending = [m.name for m in migrations if m.version not in applied and m not in pending]
     for migration in pending:
         statements = prepared[migration.version]
         start = _resume_index(migration, progress.get(migration.version), len(statements))

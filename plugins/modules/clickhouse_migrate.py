@@ -151,14 +151,15 @@ seealso:
 """
 
 EXAMPLES = r"""
+# path is on the host that runs the module: copy files/sql there first
+# (playbooks/migrate.yml does this in a private temporary directory).
 - name: Apply the collection's tick-data schema
   okx_hft.infra.clickhouse_migrate:
-    path: "{{ playbook_dir }}/../files/sql"
+    path: /opt/okx_hft/sql
     login_host: 127.0.0.1
     login_port: 9003
     login_user: admin
     login_password: "{{ vault_clickhouse_admin_password }}"
-  no_log: false
 
 - name: Cluster with one-year raw retention, up to version 5 only
   okx_hft.infra.clickhouse_migrate:
@@ -184,7 +185,8 @@ applied:
   elements: str
   sample: ["0005_funding_mark.sql", "0006_ohlcv.sql"]
 pending:
-  description: Files that would be applied (check mode) or remain pending after the run.
+  description: Files that would be applied (check mode), or that remain pending after
+    the run because their version is above O(target).
   returned: always
   type: list
   elements: str

@@ -187,6 +187,7 @@ def test_target_stops_at_the_requested_version(executor, tmp_path, names):
     path = write_set(tmp_path / "sql", OLD_DIALECT)
     result = migrations.migrate(executor, options(path, names, target=2))
     assert result.applied == ["0001_events.sql", "0002_seed.sql"]
+    assert result.pending == ["0003_view.sql"]
     assert migrations.migrate(executor, options(path, names)).applied == ["0003_view.sql"]
 
 
