@@ -22,10 +22,16 @@ Row = tuple[object, ...]
 class Batch:
     table: str  # "<database>.<table>"
     rows: list[Row]
-    token: str
+    token: str  # "" until ensure_token(): hashing runs off the per-message path
     created_us: int  # wall clock µs when the first row entered the batch
 
+    def ensure_token(self) -> str:
+        if not self.token:
+            self.token = batch_token(self.table, self.rows)
+        return self.token
+
     def encode(self) -> bytes:
+        self.ensure_token()
         return orjson.dumps(
             {
                 "table": self.table,
@@ -111,4 +117,5 @@ class Batcher:
         self._rows[table] = []
         self.rows_in[table] += len(rows)
         self.batches_out[table] += 1
-        self.deliver(Batch(table, rows, batch_token(table, rows), self._started[table]))
+        # The dedup token is computed by the writer (Batch.ensure_token), not here.
+        self.deliver(Batch(table, rows, "", self._started[table]))

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - exercised only where orjson is missing
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _NUMBER_MATCH = _NUMBER.fullmatch
 
+_EMPTY: list[list[str]] = []  # never mutated
 BOOK_CHANNELS = frozenset({"books", "books5", "bbo-tbt", "books-l2-tbt", "books50-l2-tbt"})
 INCREMENTAL_BOOK_CHANNELS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
 TRADE_CHANNELS = frozenset({"trades", "trades-all"})
@@ -280,13 +281,14 @@ def _book(d: dict[str, Any]) -> BookData:
     checksum = d.get("checksum", 0)
     if type(checksum) is not int:
         raise DecodeError("bad_integer:checksum", repr(checksum)[:40])
+    ts, seq, prev = d["ts"], d.get("seqId"), d.get("prevSeqId")
     return BookData(
-        asks=_levels(d.get("asks", []), "asks"),
-        bids=_levels(d.get("bids", []), "bids"),
-        ts=_ms(d["ts"]),
-        checksum=checksum,
-        seq_id=_opt_int(d.get("seqId"), "seqId"),
-        prev_seq_id=_opt_int(d.get("prevSeqId"), "prevSeqId"),
+        _levels(d.get("asks", _EMPTY), "asks"),
+        _levels(d.get("bids", _EMPTY), "bids"),
+        int(ts) if type(ts) is str and ts.isdigit() else _ms(ts),
+        checksum,
+        seq if seq is None or type(seq) is int else _opt_int(seq, "seqId"),
+        prev if prev is None or type(prev) is int else _opt_int(prev, "prevSeqId"),
     )
 
 

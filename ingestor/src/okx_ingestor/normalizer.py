@@ -21,6 +21,19 @@ def _orders(levels: list[list[str]]) -> list[int]:
     return out
 
 
+def _split(levels: list[list[str]]) -> tuple[list[str], list[str], list[int]]:
+    """[[px, sz, _, orders], ...] -> prices, sizes, order counts (0 when absent)."""
+    if not levels:
+        return [], [], []
+    prices = [lv[0] for lv in levels]
+    sizes = [lv[1] for lv in levels]
+    try:
+        orders = [int(lv[3]) for lv in levels]
+    except (IndexError, ValueError, TypeError):
+        orders = _orders(levels)
+    return prices, sizes, orders
+
+
 class Normalizer:
     """Turns messages into rows and hands them to `emit(table, row)`.
 
@@ -56,13 +69,15 @@ class Normalizer:
         bids, asks = data.bids, data.asks
         seq = data.seq_id
         prev = data.prev_seq_id
+        if prev is None:
+            prev = -1 if msg.action == "snapshot" else 0
+        bp, bs, bo = _split(bids)
+        ap, as_, ao = _split(asks)
         self.emit(
             self.t_book,
             (msg.inst_id, msg.channel, msg.action or "snapshot", data.ts,
-             0 if seq is None else seq, (-1 if msg.action == "snapshot" else 0)
-             if prev is None else prev, data.checksum,
-             [lv[0] for lv in bids], [lv[1] for lv in bids], _orders(bids),
-             [lv[0] for lv in asks], [lv[1] for lv in asks], _orders(asks), received_us),
+             0 if seq is None else seq, prev, data.checksum, bp, bs, bo, ap, as_, ao,
+             received_us),
         )  # fmt: skip
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:

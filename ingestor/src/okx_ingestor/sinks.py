@@ -295,6 +295,7 @@ class Delivery:
         self.up = True
 
     def submit(self, batch: Batch) -> None:
+        batch.ensure_token()
         if self.spool is not None and not self.spool.empty():
             self.spool.append(batch)
             return
