@@ -171,3 +171,58 @@ def test_backoff_is_capped_and_jittered(n: int) -> None:
     assert all(0 <= d <= 4.0 for d in delays) and len(set(delays)) > 10 * n
     b.reset()
     assert b.next_delay() <= 0.5
+
+
+def test_books_without_ws_snapshot_use_rest_procedure(tmp_path: Path) -> None:
+    """OKX announced the end of the initial WS snapshot: books come live from REST."""
+    out = tmp_path / "rows.jsonl"
+
+    async def scenario() -> None:
+        sim = Simulator(INSTS, rate=1000, ws_snapshots=False)
+        await sim.start()
+        cfg = parse_config(
+            {
+                "endpoints": {"public": sim.url, "business": sim.url},
+                "rest": {"base_url": sim.rest_url, "snapshot_after_s": 0.2},
+                "instruments": INSTS,
+                "channels": ["books", "trades"],
+                "batch": {"max_rows": 500, "max_interval_s": 0.1},
+                "spool": {"dir": str(tmp_path / "spool")},
+                "metrics": {"port": 0},
+                "sinks": {"jsonl": {"path": str(out)}},
+            }
+        )
+        svc = Service(cfg)
+        task = asyncio.create_task(svc.run())
+        books = svc.pipeline.books
+
+        def all_live() -> bool:
+            return len(books.books) == 2 and all(
+                b.state is BookState.LIVE for b in books.books.values()
+            )
+
+        await until(all_live, "books live from REST snapshots")
+        assert svc.pipeline.stats.rest_snapshots["live"] >= 2
+        sim.inject_gap()
+        await until(lambda: books.totals().gaps >= 2, "gaps detected")
+        await until(lambda: all_live() and svc.pipeline.stats.rest_snapshots["live"] >= 4,
+                    "books live again from REST")  # fmt: skip
+        sim.rate = 0  # quiesce, then our books must equal the simulator's, level by level
+        await asyncio.sleep(0.3)
+        for inst in INSTS:
+            ours = books.get("books", inst)
+            want = sim.gen.rest_book(inst)
+            bids, asks = ours.top(1000)
+            assert [list(b) for b in bids] == [lv[:2] for lv in want["bids"]]  # type: ignore[attr-defined]
+            assert [list(a) for a in asks] == [lv[:2] for lv in want["asks"]]  # type: ignore[attr-defined]
+        svc.stopping.set()
+        assert await task == 0
+        await sim.stop()
+        summary = svc.pipeline.summary()
+        assert summary["checksum_failures"] == 0 and summary["parse_errors"] == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        snaps = [r for r in rows if r["table"] == "hft_data.book_l2"
+                 and r["row"]["action"] == "snapshot"]  # fmt: skip
+        assert len(snaps) >= 4 and all(len(s["row"]["bid_prices"]) > 10 for s in snaps)
+
+    run(scenario)

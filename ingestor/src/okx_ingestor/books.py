@@ -148,6 +148,7 @@ class L2Book:
     _bids: _Side = field(default_factory=lambda: _Side(descending=True))
     _asks: _Side = field(default_factory=lambda: _Side(descending=False))
     _buffer: list[BookData] = field(default_factory=list)
+    replayed: list[BookData] = field(default_factory=list)  # applied by feed_snapshot()
 
     # -- queries -------------------------------------------------------------------
     def best_bid(self) -> tuple[str, str] | None:
@@ -196,6 +197,7 @@ class L2Book:
             return SnapshotResult.REFETCH
         self._buffer = []
         self._load_snapshot(snapshot)
+        self.replayed = pending
         for update in pending:
             if self._apply_update(update) in (
                 Outcome.GAP,

@@ -89,7 +89,7 @@ def _simulate(args: argparse.Namespace) -> int:
             return 2
         faults.append((kind, float(period)))
     instruments = args.instruments.split(",")
-    asyncio.run(run_simulator(instruments, args.rate, args.port, faults))
+    asyncio.run(run_simulator(instruments, args.rate, args.port, faults, not args.no_ws_snapshots))
     return 0
 
 
@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         help="KIND@SECONDS, repeatable: disconnect, gap, reset, malformed, no_pong, notice",
+    )
+    p.add_argument(
+        "--no-ws-snapshots",
+        action="store_true",
+        help="no books snapshot after subscribe (clients must use the REST endpoint)",
     )
     p.set_defaults(func=_simulate)
 

@@ -58,6 +58,9 @@ class Config:
     metrics_port: int = 9108
     log_level: str = "INFO"
     shutdown_timeout_s: float = 10.0
+    rest_url: str = "https://www.okx.com"
+    rest_snapshot_after_s: float = 2.0
+    rest_depth: int = 400
 
     def subscriptions(self) -> dict[str, list[dict[str, str]]]:
         """URL -> subscribe args."""
@@ -123,6 +126,7 @@ def parse_config(raw: Any) -> Config:
             "metrics",
             "log",
             "shutdown_timeout_s",
+            "rest",
         },
         "",
     )
@@ -205,6 +209,18 @@ def parse_config(raw: Any) -> Config:
     c.spool_max_bytes = int(
         _positive(_get(s, "max_bytes", "spool.", int, c.spool_max_bytes), "spool.max_bytes")
     )
+    r = _section(raw, "rest")
+    _check_unknown(r, {"base_url", "snapshot_after_s", "depth"}, "rest.")
+    c.rest_url = _get(r, "base_url", "rest.", str, c.rest_url)
+    if not c.rest_url.startswith(("https://", "http://")):
+        raise ConfigError("rest.base_url", f"must be an http(s) URL, got {c.rest_url!r}")
+    c.rest_snapshot_after_s = _positive(
+        _get(r, "snapshot_after_s", "rest.", float, c.rest_snapshot_after_s),
+        "rest.snapshot_after_s",
+    )
+    c.rest_depth = _get(r, "depth", "rest.", int, c.rest_depth)
+    if not 1 <= c.rest_depth <= 400:
+        raise ConfigError("rest.depth", f"OKX serves 1-400 levels, got {c.rest_depth}")
     c.database = _get(raw, "database", "", str, c.database)
     c.book_levels = _get(raw, "book_levels", "", bool, c.book_levels)
     c.sinks = _sinks(_section(raw, "sinks"))

@@ -7,10 +7,11 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .books import BookRegistry, Outcome
+from .books import BookRegistry, Outcome, SnapshotResult
 from .clock import WallClock
 from .decoder import (
     INCREMENTAL_BOOK_CHANNELS,
+    BookData,
     BookMsg,
     DecodeError,
     Event,
@@ -46,6 +47,7 @@ class PipelineStats:
     pongs: int = 0
     rows: Counter[str] = field(default_factory=Counter)
     duplicate_trades: int = 0
+    rest_snapshots: Counter[str] = field(default_factory=Counter)
     last_exchange_ts: int = 0
 
 
@@ -195,6 +197,22 @@ class Pipeline:
                 if self.on_resync is not None:
                     self.on_resync(msg.channel, msg.inst_id)
 
+    def rest_snapshot(self, channel: str, inst_id: str, snap: BookData) -> SnapshotResult:
+        """Feed a REST snapshot to a buffering book; rows for it and the replayed updates."""
+        book = self.books.get(channel, inst_id)
+        result = book.feed_snapshot(snap)
+        self.stats.rest_snapshots[result.value] += 1
+        if result is SnapshotResult.LIVE:
+            received_us = self.clock.now_us()
+            norm = self.normalizer
+            norm.book_message(BookMsg(channel, inst_id, "snapshot", [snap]), snap, received_us)
+            for update in book.replayed:
+                norm.book_message(BookMsg(channel, inst_id, "update", [update]), update,
+                                  received_us)  # fmt: skip
+            book.replayed = []
+            norm.bbo_from_book(book, received_us)
+        return result
+
     def summary(self) -> dict[str, object]:
         s = self.stats
         b = self.books.totals()
@@ -222,4 +240,5 @@ class Pipeline:
             "checksum_failures": b.checksum_failures,
             "checksum_skipped": b.checksum_skipped,
             "book_bad_levels": b.bad_levels,
+            "rest_snapshots": dict(sorted(s.rest_snapshots.items())),
         }

@@ -22,9 +22,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from .batcher import Batch, Batcher
+from .books import BookState, SnapshotResult
 from .config import Config
-from .connections import ConnectionManager
+from .connections import ConnectionManager, RateLimiter
 from .pipeline import Pipeline
+from .rest import RestError, fetch_books_snapshot
 from .sdnotify import sd_notify, watchdog_interval_s
 from .sinks import (
     ChdbSink,
@@ -266,6 +268,7 @@ class Service:
         self.registry.register(StatsCollector(self))
         self.stopping = asyncio.Event()
         self.metrics_port: int | None = None
+        self.rest_errors = 0
 
     def _deliver(self, batch: Batch) -> None:
         self.batch_rows.observe(len(batch.rows))
@@ -305,6 +308,7 @@ class Service:
                 "metrics_port": self.metrics_port,
             },
         )
+        fetcher = asyncio.create_task(self._rest_snapshots())
         watchdog = watchdog_interval_s()
         last_watchdog = 0.0
         while not self.stopping.is_set():
@@ -315,7 +319,46 @@ class Service:
             if watchdog is not None and now - last_watchdog >= watchdog:
                 sd_notify("WATCHDOG=1")
                 last_watchdog = now
+        fetcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fetcher
         return await self.shutdown()
+
+    async def _rest_snapshots(self) -> None:
+        """OKX's buffering procedure for books that got no WS snapshot in time.
+
+        A book that has buffered updates for `rest.snapshot_after_s` (no WS snapshot
+        came, e.g. after OKX removed the initial snapshot) gets a REST snapshot; a
+        REFETCH result (snapshot older than the buffer) is retried on the next pass.
+        """
+        cfg = self.cfg
+        limiter = RateLimiter(20, 1.0)  # OKX: 40 requests / 2 s
+        waiting_since: dict[tuple[str, str], float] = {}
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            for key, book in list(self.pipeline.books.books.items()):
+                if book.state is not BookState.BUFFERING or not book.buffered:
+                    waiting_since.pop(key, None)
+                    continue
+                since = waiting_since.setdefault(key, now)
+                if now - since < cfg.rest_snapshot_after_s:
+                    continue
+                await limiter.acquire()
+                try:
+                    snap = await asyncio.to_thread(
+                        fetch_books_snapshot, cfg.rest_url, book.inst_id, cfg.rest_depth
+                    )
+                except RestError as exc:
+                    self.rest_errors += 1
+                    log.warning(
+                        "REST snapshot failed", extra={"inst_id": book.inst_id, "error": str(exc)}
+                    )
+                    waiting_since[key] = now  # wait another period before retrying
+                    continue
+                result = self.pipeline.rest_snapshot(book.channel, book.inst_id, snap)
+                if result is SnapshotResult.LIVE:
+                    waiting_since.pop(key, None)
 
     async def shutdown(self) -> int:
         """Stop reading, flush every pending row, let the writer finish within the timeout."""

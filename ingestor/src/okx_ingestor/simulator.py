@@ -46,7 +46,12 @@ class Simulator:
         port: int = 0,
         seed: int = 7,
         depth: int = 50,
+        ws_snapshots: bool = True,
     ) -> None:
+        self.ws_snapshots = ws_snapshots  # False: like OKX after the snapshot removal
+        self.rest_port = 0
+        self.rest_requests = 0
+        self._rest: asyncio.Server | None = None
         self.gen = MarketGenerator(inst_ids, seed=seed, depth=depth)
         self.inst_ids = set(inst_ids)
         self.rate = rate
@@ -66,9 +71,15 @@ class Simulator:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/ws/v5/public"
 
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
     async def start(self) -> None:
         self._server = await serve(self._handle, self.host, self.port, compression=None)
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+        self._rest = await asyncio.start_server(self._rest_handle, self.host, self.rest_port)
+        self.rest_port = self._rest.sockets[0].getsockname()[1]
         self._producer = asyncio.create_task(self._produce())
 
     async def stop(self) -> None:
@@ -79,6 +90,33 @@ class Simulator:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self._rest is not None:
+            self._rest.close()
+            await self._rest.wait_closed()
+
+    async def _rest_handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """GET /api/v5/market/books?instId=X: the current book with its seqId."""
+        try:
+            request = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            target = request.split(" ", 2)[1]
+            inst = target.partition("instId=")[2].partition("&")[0]
+            self.rest_requests += 1
+            if not target.startswith("/api/v5/market/books") or inst not in self.inst_ids:
+                body = orjson.dumps({"code": "51001", "msg": "Instrument ID does not exist",
+                                     "data": []})  # fmt: skip
+            else:
+                body = orjson.dumps({"code": "0", "msg": "", "data": [self.gen.rest_book(inst)]})
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, IndexError, ConnectionError):
+            pass
+        finally:
+            writer.close()
 
     # -- faults --------------------------------------------------------------------
     async def disconnect_all(self) -> None:
@@ -173,7 +211,7 @@ class Simulator:
             ack["id"] = req_id
         if op == "subscribe":
             await self._send(client, ack)
-            if channel == "books":
+            if channel == "books" and self.ws_snapshots:
                 await self._send_raw(client, self.gen.snapshot(inst))
             client.subs.add((channel, inst))  # data only after the ack (and snapshot)
         elif op == "unsubscribe":
@@ -232,14 +270,21 @@ class Simulator:
 
 
 async def run_simulator(
-    inst_ids: list[str], rate: float, port: int, faults: list[tuple[str, float]]
+    inst_ids: list[str],
+    rate: float,
+    port: int,
+    faults: list[tuple[str, float]],
+    ws_snapshots: bool = True,
 ) -> None:
     """Serve until cancelled; apply each (fault, period_s) every period."""
-    sim = Simulator(inst_ids, rate=rate, port=port)
+    sim = Simulator(inst_ids, rate=rate, port=port, ws_snapshots=ws_snapshots)
     await sim.start()
     log.info("simulator listening", extra={"url": sim.url})
     print(
-        orjson.dumps({"url": sim.url, "instruments": inst_ids, "rate": rate}).decode(), flush=True
+        orjson.dumps(
+            {"url": sim.url, "rest_url": sim.rest_url, "instruments": inst_ids, "rate": rate}
+        ).decode(),
+        flush=True,
     )
 
     async def every(kind: str, period: float) -> None:

@@ -72,6 +72,16 @@ class MarketGenerator:
         }
         return self._push(self.book_channel, inst_id, [data], action="snapshot")
 
+    def rest_book(self, inst_id: str) -> dict[str, object]:
+        """The current book as /api/v5/market/books returns it (with seqId)."""
+        inst = self._inst(inst_id)
+        return {
+            "asks": [[_px(p), str(s), "0", "1"] for p, s in sorted(inst.asks.items())],
+            "bids": [[_px(p), str(s), "0", "1"] for p, s in sorted(inst.bids.items())[::-1]],
+            "ts": str(self.ts),
+            "seqId": inst.seq,
+        }
+
     def book_update(self, inst: _Inst) -> str:
         rng = self.rng
         asks: list[list[str]] = []
