@@ -184,3 +184,18 @@ def test_bad_level_drops_book() -> None:
     book = live_book()
     assert book.apply(bd(11, 10, bids=[("Infinity", "1")]), "update") is Outcome.BAD_LEVEL
     assert book.state is BookState.BUFFERING and book.counters.bad_levels == 1
+
+
+def test_prices_that_collide_as_floats_drop_the_book_instead_of_merging() -> None:
+    book = live_book()
+    assert float("0.1000000000000000055511151231257827") == float("0.1")
+    assert book.apply(bd(11, 10, asks=[("0.1", "1")]), "update") is Outcome.APPLIED
+    collide = bd(12, 11, asks=[("0.1000000000000000055511151231257827", "2")])
+    assert book.apply(collide, "update") is Outcome.BAD_LEVEL
+    assert book.state is BookState.BUFFERING
+
+
+def test_same_price_written_differently_is_one_level() -> None:
+    book = live_book()
+    book.apply(bd(11, 10, asks=[("101.0", "7")]), "update")  # "101" already on the book
+    assert book.top(5)[1][0] == ("101.0", "7") and book.depth() == (2, 2)

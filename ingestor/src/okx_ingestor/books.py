@@ -29,6 +29,7 @@ from enum import Enum
 from .decoder import BookData
 
 CHECKSUM_DEPTH = 25
+_INF = float("inf")
 DEFAULT_BUFFER_LIMIT = 10_000
 
 
@@ -74,34 +75,41 @@ class BookCounters:
 
 
 class _Side:
-    """One side of the book: exact Decimal price -> (price str, size str).
+    """One side of the book: price key -> (price str, size str), exact strings kept.
 
-    Keys are kept in ascending order; `descending` (bids) reads them from the end.
-    Prices are compared as Decimal (exact); the strings OKX sent are what we keep.
+    The key is float(price), used only to order and find levels (hashing and comparing
+    floats is several times cheaper than Decimal). Distinct decimal prices of up to 15
+    significant digits map to distinct floats in the same order; OKX prices have fewer.
+    Should two different prices ever share a key, the exact Decimal comparison catches
+    it and the book is dropped and resynchronised (BAD_LEVEL), never silently merged.
+    Keys are kept ascending; `descending` (bids) reads them from the end.
     """
 
     __slots__ = ("_descending", "_keys", "_levels")
 
     def __init__(self, descending: bool) -> None:
         self._descending = descending
-        self._keys: list[Decimal] = []
-        self._levels: dict[Decimal, tuple[str, str]] = {}
+        self._keys: list[float] = []
+        self._levels: dict[float, tuple[str, str]] = {}
 
     def clear(self) -> None:
         self._keys.clear()
         self._levels.clear()
 
     def set(self, px: str, sz: str) -> None:
-        key = Decimal(px)
+        key = float(px)
         levels = self._levels
+        old = levels.get(key)
+        if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
+            raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
         if sz == "0" or float(sz) == 0.0:
-            if key in levels:
+            if old is not None:
                 del levels[key]
                 keys = self._keys
                 del keys[bisect_left(keys, key)]
             return
-        if key not in levels:
-            if not key.is_finite():
+        if old is None:
+            if key != key or key in (_INF, -_INF):
                 raise InvalidOperation(px)
             keys = self._keys
             keys.insert(bisect_left(keys, key), key)

@@ -21,19 +21,6 @@ def _orders(levels: list[list[str]]) -> list[int]:
     return out
 
 
-def _split(levels: list[list[str]]) -> tuple[list[str], list[str], list[int]]:
-    """[[px, sz, _, orders], ...] -> prices, sizes, order counts (0 when absent)."""
-    if not levels:
-        return [], [], []
-    prices = [lv[0] for lv in levels]
-    sizes = [lv[1] for lv in levels]
-    try:
-        orders = [int(lv[3]) for lv in levels]
-    except (IndexError, ValueError, TypeError):
-        orders = _orders(levels)
-    return prices, sizes, orders
-
-
 class Normalizer:
     """Turns messages into rows and hands them to `emit(table, row)`.
 
@@ -71,13 +58,12 @@ class Normalizer:
         prev = data.prev_seq_id
         if prev is None:
             prev = -1 if msg.action == "snapshot" else 0
-        bp, bs, bo = _split(bids)
-        ap, as_, ao = _split(asks)
+        # Compact row: the level lists are split into arrays off the hot path
+        # (schema.expand_row, in the writer thread / replay).
         self.emit(
             self.t_book,
             (msg.inst_id, msg.channel, msg.action or "snapshot", data.ts,
-             0 if seq is None else seq, prev, data.checksum, bp, bs, bo, ap, as_, ao,
-             received_us),
+             0 if seq is None else seq, prev, data.checksum, bids, asks, received_us),
         )  # fmt: skip
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:

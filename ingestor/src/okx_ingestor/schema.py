@@ -177,8 +177,35 @@ def _format(seconds: int) -> str:
     return text
 
 
+def _split_levels(levels: object) -> tuple[list[str], list[str], list[int]]:
+    prices, sizes, orders = [], [], []
+    for lv in levels:  # type: ignore[attr-defined]
+        prices.append(lv[0])
+        sizes.append(lv[1])
+        try:
+            orders.append(int(lv[3]))
+        except (IndexError, ValueError, TypeError):
+            orders.append(0)
+    return prices, sizes, orders
+
+
+def expand_row(table: Table, row: tuple[object, ...]) -> tuple[object, ...]:
+    """The stored row in column order.
+
+    book_l2 rows are kept compact on the hot path, with the raw OKX level lists
+    (`(..., checksum, bids, asks, received_at)`); they are split into the six level
+    arrays here, in the writer thread or in replay. Other rows are already in order.
+    """
+    if table is not BOOK_L2 or len(row) == len(table.columns):
+        return row
+    bp, bs, bo = _split_levels(row[7])
+    ap, as_, ao = _split_levels(row[8])
+    return (*row[:7], bp, bs, bo, ap, as_, ao, row[9])
+
+
 def row_to_json(table: Table, row: tuple[object, ...]) -> dict[str, object]:
     """A row as the JSON object written by replay / the JSON lines sink."""
+    row = expand_row(table, row)
     out: dict[str, object] = {}
     for (name, kind), value in zip(table.columns, row, strict=True):
         if value is not None and kind == "ms":

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from .batcher import Batch
-from .schema import TABLES, Table, row_to_json
+from .schema import TABLES, Table, expand_row, row_to_json
 from .spool import Spool
 
 log = logging.getLogger("okx_ingestor.sinks")
@@ -72,6 +72,8 @@ _CONVERT: dict[str, Callable[[object], object] | None] = {
 
 def to_columns(table: Table, rows: list[tuple[object, ...]]) -> list[list[object]]:
     """Row tuples -> columns with ClickHouse-driver Python types (datetime, Decimal)."""
+    if table.name == "book_l2":
+        rows = [expand_row(table, r) for r in rows]
     columns = [list(col) for col in zip(*rows, strict=True)] if rows else []
     for i, (_, kind) in enumerate(table.columns):
         conv = _CONVERT[kind]
