@@ -58,6 +58,18 @@ class SnapshotResult(Enum):
     REFETCH = "refetch"  # snapshot older than the buffer, or buffer does not chain
 
 
+# Module constants: looking up Enum members on the class costs ~0.2 µs each time.
+_SNAPSHOT, _APPLIED, _HEARTBEAT, _RESET = (
+    Outcome.SNAPSHOT,
+    Outcome.APPLIED,
+    Outcome.HEARTBEAT,
+    Outcome.RESET,
+)
+_BUFFERED, _DUPLICATE, _GAP = Outcome.BUFFERED, Outcome.DUPLICATE, Outcome.GAP
+_CHECKSUM_FAILED, _BAD_LEVEL = Outcome.CHECKSUM_FAILED, Outcome.BAD_LEVEL
+_LIVE, _BUFFERING, _EMPTY_STATE = BookState.LIVE, BookState.BUFFERING, BookState.EMPTY
+
+
 @dataclass(slots=True)
 class BookCounters:
     snapshots: int = 0
@@ -149,7 +161,7 @@ class L2Book:
     channel: str = "books"
     buffer_limit: int = DEFAULT_BUFFER_LIMIT
     verify_checksum: bool = True
-    state: BookState = BookState.EMPTY
+    state: BookState = _EMPTY_STATE
     last_seq_id: int | None = None
     last_ts: int = 0
     counters: BookCounters = field(default_factory=BookCounters)
@@ -186,9 +198,9 @@ class L2Book:
         """Apply one WS push (`action` from the message; None = full snapshot)."""
         if action != "update" or data.prev_seq_id == -1:
             return self._load_snapshot(data)
-        if self.state is not BookState.LIVE:
+        if self.state is not _LIVE:
             self._buffer_update(data)
-            return Outcome.BUFFERED
+            return _BUFFERED
         return self._apply_update(data)
 
     def feed_snapshot(self, snapshot: BookData) -> SnapshotResult:
@@ -208,9 +220,9 @@ class L2Book:
         self.replayed = pending
         for update in pending:
             if self._apply_update(update) in (
-                Outcome.GAP,
-                Outcome.CHECKSUM_FAILED,
-                Outcome.BAD_LEVEL,
+                _GAP,
+                _CHECKSUM_FAILED,
+                _BAD_LEVEL,
             ):
                 self._buffer = []
                 return SnapshotResult.REFETCH
@@ -221,13 +233,13 @@ class L2Book:
         self._bids.clear()
         self._asks.clear()
         self.last_seq_id = None
-        self.state = BookState.BUFFERING
+        self.state = _BUFFERING
         self.counters.resyncs += 1
 
     # -- internals -----------------------------------------------------------------
     def _buffer_update(self, data: BookData) -> None:
-        if self.state is BookState.EMPTY:
-            self.state = BookState.BUFFERING
+        if self.state is _EMPTY_STATE:
+            self.state = _BUFFERING
         buffered = self._buffer
         if len(buffered) >= self.buffer_limit:
             del buffered[0]  # oldest first; a REST snapshot will cover it
@@ -240,42 +252,42 @@ class L2Book:
         self._buffer = []
         self.counters.snapshots += 1
         if not self._apply_levels(data):
-            return Outcome.BAD_LEVEL
+            return _BAD_LEVEL
         self.last_seq_id = data.seq_id
         self.last_ts = data.ts
-        self.state = BookState.LIVE
+        self.state = _LIVE
         if not self._checksum_ok(data.checksum):
-            return Outcome.CHECKSUM_FAILED
-        return Outcome.SNAPSHOT
+            return _CHECKSUM_FAILED
+        return _SNAPSHOT
 
     def _apply_update(self, data: BookData) -> Outcome:
         counters = self.counters
         seq, prev, last = data.seq_id, data.prev_seq_id, self.last_seq_id
-        outcome = Outcome.APPLIED
+        outcome = _APPLIED
         if seq is not None and prev is not None and last is not None:
             if prev != last:
                 if prev < last and prev <= seq <= last:
                     counters.duplicates += 1  # seen on the other of two overlapping sockets
-                    return Outcome.DUPLICATE
+                    return _DUPLICATE
                 counters.gaps += 1
                 self.drop()
-                return Outcome.GAP
+                return _GAP
             if seq == prev:
                 if not data.asks and not data.bids:
                     counters.heartbeats += 1
                     self.last_ts = data.ts
-                    return Outcome.HEARTBEAT
+                    return _HEARTBEAT
             elif seq < prev:
                 counters.resets += 1
-                outcome = Outcome.RESET
+                outcome = _RESET
         counters.updates += 1
         if not self._apply_levels(data):
-            return Outcome.BAD_LEVEL
+            return _BAD_LEVEL
         if seq is not None:
             self.last_seq_id = seq
         self.last_ts = data.ts
         if not self._checksum_ok(data.checksum):
-            return Outcome.CHECKSUM_FAILED
+            return _CHECKSUM_FAILED
         return outcome
 
     def _apply_levels(self, data: BookData) -> bool:

@@ -30,8 +30,8 @@ from .normalizer import Emit, Normalizer
 log = logging.getLogger("okx_ingestor.pipeline")
 
 ResyncHook = Callable[[str, str], None]
-_ROW_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.SNAPSHOT, Outcome.RESET})
-_RESYNC_OUTCOMES = frozenset({Outcome.GAP, Outcome.CHECKSUM_FAILED, Outcome.BAD_LEVEL})
+_APPLIED, _SNAPSHOT, _RESET = Outcome.APPLIED, Outcome.SNAPSHOT, Outcome.RESET
+_GAP, _CHECKSUM_FAILED, _BAD_LEVEL = Outcome.GAP, Outcome.CHECKSUM_FAILED, Outcome.BAD_LEVEL
 
 
 @dataclass
@@ -176,14 +176,16 @@ class Pipeline:
                 norm.bbo_from_snapshot(msg, data, received_us)
                 self.stats.last_exchange_ts = data.ts
             return
-        book = self.books.get(msg.channel, msg.inst_id)
+        book = self.books.books.get((msg.channel, msg.inst_id)) or self.books.get(
+            msg.channel, msg.inst_id
+        )
         for data in msg.items:
             self.stats.last_exchange_ts = data.ts
             outcome = book.apply(data, msg.action)
-            if outcome in _ROW_OUTCOMES:
+            if outcome is _APPLIED or outcome is _SNAPSHOT or outcome is _RESET:
                 norm.book_message(msg, data, received_us)
                 norm.bbo_from_book(book, received_us)
-            elif outcome in _RESYNC_OUTCOMES:
+            elif outcome is _GAP or outcome is _CHECKSUM_FAILED or outcome is _BAD_LEVEL:
                 log.warning(
                     "book dropped, resynchronising",
                     extra={
