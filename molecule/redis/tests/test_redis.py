@@ -1,0 +1,163 @@
+"""What a user relies on after the redis role: an authenticated-only Redis, configured as asked."""
+
+import os
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PORT = 6379
+SECRETS = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets" / "redis"
+
+
+def password(user):
+    return (SECRETS / user).read_text().split()[0]
+
+
+def cli(host, user, *args, pw=None):
+    """redis-cli on the host as ``user``; the password goes through the environment."""
+    secret = password(user) if pw is None else pw
+    cmd = "REDISCLI_AUTH={} redis-cli --no-auth-warning --user {} -h 127.0.0.1 -p {} {}".format(
+        secret, user, PORT, " ".join(args)
+    )
+    return host.run(cmd)
+
+
+def config_get(host, name):
+    out = cli(host, "ops", "CONFIG", "GET", name).stdout.splitlines()
+    return out[1] if len(out) > 1 else None
+
+
+def address(host):
+    return host.interface("eth0").addresses[0]
+
+
+def remote(host, *commands):
+    """Talk RESP from the controller to the host's platform address (not loopback)."""
+    with socket.create_connection((address(host), PORT), timeout=5) as conn:
+        replies = []
+        for command in commands:
+            parts = command.split()
+            payload = f"*{len(parts)}\r\n" + "".join(f"${len(p)}\r\n{p}\r\n" for p in parts)
+            conn.sendall(payload.encode())
+            replies.append(conn.recv(4096).decode().strip())
+        return replies
+
+
+def test_redis_runs_and_is_enabled(host):
+    service = host.service("redis-server")
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_generated_passwords_are_private_to_the_controller():
+    assert stat.S_IMODE(SECRETS.stat().st_mode) == 0o700
+    for user in ("ingest", "ops", "exporter"):
+        assert stat.S_IMODE((SECRETS / user).stat().st_mode) == 0o600
+        assert len(password(user)) == 32
+
+
+def test_acl_user_can_write_and_read(host):
+    assert cli(host, "ingest", "SET", "molecule:key", "42").stdout.strip() == "OK"
+    assert cli(host, "ingest", "GET", "molecule:key").stdout.strip() == "42"
+
+
+def test_acl_user_cannot_run_admin_commands(host):
+    assert "NOPERM" in cli(host, "ingest", "CONFIG", "GET", "maxmemory").stdout
+
+
+def test_monitoring_user_reads_metrics_only(host):
+    assert "redis_version:" in cli(host, "exporter", "INFO", "server").stdout
+    assert "NOPERM" in cli(host, "exporter", "SET", "molecule:key", "1").stdout
+    assert "NOPERM" in cli(host, "exporter", "FLUSHALL").stdout
+
+
+def test_wrong_password_is_refused(host):
+    run = cli(host, "ingest", "PING", pw="not-the-password")
+    assert "WRONGPASS" in run.stdout + run.stderr
+
+
+def test_unauthenticated_remote_client_is_refused(host):
+    # From the controller to the host's address: no default user, no access.
+    (reply,) = remote(host, "PING")
+    assert reply.startswith("-NOAUTH"), reply
+
+
+def test_remote_client_with_acl_user_is_served(host):
+    replies = remote(host, "AUTH ingest " + password("ingest"), "PING")
+    assert replies == ["+OK", "+PONG"]
+
+
+def test_aclfile_holds_hashes_only(host):
+    acl = host.file("/etc/redis/users.acl")
+    assert acl.user == "redis" and acl.group == "redis" and acl.mode == 0o640
+    content = host.run("cat /etc/redis/users.acl").stdout
+    assert "user default off" in content
+    for user in ("ingest", "ops", "exporter"):
+        assert password(user) not in content
+        assert f"user {user} on" in content
+    assert content.count(" #") >= 3
+
+
+def test_config_is_not_writable_by_the_server(host):
+    # /etc/redis is read-only for redis-server: CONFIG REWRITE cannot drift the file.
+    assert "ERR" in cli(host, "ops", "CONFIG", "REWRITE").stdout
+    assert host.file("/etc/redis/redis.conf").user == "root"
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("appendonly", "yes"),
+        ("appendfsync", "everysec"),
+        ("save", "3600 1 300 100 60 10000"),
+        ("maxmemory", str(64 * 1024 * 1024)),
+        ("maxmemory-policy", "noeviction"),
+        ("protected-mode", "yes"),
+        ("latency-monitor-threshold", "2"),
+        ("disable-thp", "yes"),
+        ("tcp-backlog", "511"),
+        ("io-threads", "1"),
+    ],
+)
+def test_running_configuration(host, name, expected):
+    assert config_get(host, name) == expected
+
+
+def test_bind_covers_platform_address_and_loopback(host):
+    bind = config_get(host, "bind").split()
+    assert address(host) in bind and "127.0.0.1" in bind
+
+
+def test_affinity_dropin_and_actual_affinity(host):
+    dropin = host.file("/etc/systemd/system/redis-server.service.d/60-okx-hft.conf")
+    assert "CPUAffinity=1" in dropin.content_string
+    assert "LimitNOFILE=65536" in dropin.content_string
+    pid = host.run("systemctl show -p MainPID --value redis-server").stdout.strip()
+    assert host.run("taskset -pc " + pid).stdout.split(":")[-1].strip() == "1"
+
+
+def test_missing_password_fails_before_any_change(host):
+    # Without generation and without the vault variable, the play stops in preflight,
+    # names the variable, changes nothing and prints no password.
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            "-e",
+            '{"redis_generate_passwords": false}',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+    assert run.returncode != 0
+    assert "set vault_redis_ingest_password" in run.stdout + run.stderr
+    assert "changed=0" in run.stdout
+    assert password("ingest") not in run.stdout + run.stderr
