@@ -132,6 +132,8 @@ def test_delivery_spools_during_outage_and_replays_in_order(tmp_path: Path) -> N
         sink.up = i not in range(2, 7)
         d.submit(batch)  # batches 7.. go behind the spooled ones, even with the sink up
     assert d.spool is not None and len(d.spool) == 8
+    assert d.drain(limit=100) == 0  # down: not retried before its backoff expires
+    d.retry_at = 0.0
     assert d.drain(limit=100) == 8
     assert sink.rows == [r for b in sent for r in b.rows]
     assert sink.tokens == [b.token for b in sent]
@@ -149,3 +151,31 @@ def test_delivery_without_spool_counts_drops() -> None:
 def test_batcher_rejects_bad_settings(rows: int, interval: float) -> None:
     with pytest.raises(ValueError, match=r"max_rows|max_interval"):
         Batcher(lambda b: None, max_rows=rows, max_interval_s=interval)
+
+
+def test_down_sink_is_not_called_again_before_retry_time(tmp_path: Path) -> None:
+    sink = FlakySink()
+    sink.up = False
+    calls = []
+    original = sink.write
+
+    def counting(batch: Batch) -> None:
+        calls.append(batch.token)
+        original(batch)
+
+    sink.write = counting  # type: ignore[method-assign]
+    d = Delivery(sink, Spool(tmp_path))
+    for i in range(5):
+        d.submit(mk_batch(1, start=i))
+    assert len(calls) == 1 and d.spool is not None and len(d.spool) == 5
+    assert d.retry_s == 1.0  # doubled after the failure
+
+
+def test_spool_reads_segments_frame_by_frame(tmp_path: Path) -> None:
+    from okx_ingestor.spool import iter_records
+
+    spool = Spool(tmp_path, fsync=False)
+    for i in range(5):
+        spool.append(mk_batch(2, start=i * 2))
+    (seg,) = tmp_path.glob("*.seg")
+    assert [Batch.decode(p).rows[0][1] for p in iter_records(seg, skip=3)] == ["6", "8"]

@@ -8,6 +8,7 @@ of a sink that can be down.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -295,11 +296,21 @@ class Delivery:
         self.failures = 0
         self.dropped_batches = 0  # no spool and the sink was down
         self.up = True
+        self.retry_at = 0.0  # monotonic time before which a down sink is not retried
+        self.retry_s = 0.5
+        self.max_retry_s = 30.0
 
     def submit(self, batch: Batch) -> None:
         batch.ensure_token()
         if self.spool is not None and not self.spool.empty():
             self.spool.append(batch)
+            return
+        if not self.up and time.monotonic() < self.retry_at:
+            # Down and not due for a retry: do not block the writer on a dead sink.
+            if self.spool is not None:
+                self.spool.append(batch)
+            else:
+                self.dropped_batches += 1
             return
         if not self._try(batch):
             if self.spool is not None:
@@ -310,6 +321,8 @@ class Delivery:
     def drain(self, limit: int = 100) -> int:
         """Deliver up to `limit` spooled batches in order; stop at the first failure."""
         if self.spool is None or self.spool.empty():
+            return 0
+        if not self.up and time.monotonic() < self.retry_at:
             return 0
         sent = 0
         for batch in self.spool.peek():
@@ -324,6 +337,8 @@ class Delivery:
             self.sink.write(batch)
         except SinkUnavailable as exc:
             self.failures += 1
+            self.retry_at = time.monotonic() + self.retry_s
+            self.retry_s = min(self.retry_s * 2, self.max_retry_s)
             if self.up:
                 log.warning(
                     "sink down; spooling", extra={"sink": self.sink.name, "error": str(exc)}
@@ -333,6 +348,7 @@ class Delivery:
         if not self.up:
             log.info("sink back", extra={"sink": self.sink.name})
         self.up = True
+        self.retry_s = 0.5
         self.delivered_batches += 1
         self.delivered_rows += len(batch.rows)
         return True

@@ -69,6 +69,32 @@ def read_records(path: Path) -> tuple[list[bytes], int]:
     return records, pos
 
 
+def iter_records(path: Path, skip: int = 0) -> Iterator[bytes]:
+    """Valid records of a segment, read one frame at a time (segments can be large)."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        index = 0
+        while True:
+            header = fh.read(HEADER.size)
+            if len(header) < HEADER.size:
+                return
+            magic, length, crc = HEADER.unpack(header)
+            if magic != MAGIC:
+                return
+            if index < skip:
+                fh.seek(length, os.SEEK_CUR)
+                index += 1
+                continue
+            payload = fh.read(length)
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                return
+            index += 1
+            yield payload
+
+
 class Spool:
     def __init__(
         self,
@@ -181,8 +207,7 @@ class Spool:
     def peek(self) -> Iterator[Batch]:
         """Undelivered batches, oldest first (acknowledge each with `ack()`)."""
         for seg in list(self._segments):
-            records, _ = read_records(seg)
-            for payload in records[self._delivered.get(seg, 0) :]:
+            for payload in iter_records(seg, self._delivered.get(seg, 0)):
                 yield Batch.decode(payload)
 
     def ack(self) -> None:
