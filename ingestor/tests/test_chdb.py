@@ -86,3 +86,58 @@ def test_replay_rows_land_in_chdb_exactly(tmp_path: Path, recording_2022: list[s
     )
     assert int(levels) == 800
     sink.close()
+
+
+def test_simulator_to_service_to_chdb(tmp_path: Path) -> None:
+    """simulator -> ingestor service -> ClickHouse embedded: rows match what was sent."""
+    import asyncio
+
+    pytest.importorskip("chdb")
+    from okx_ingestor.config import parse_config
+    from okx_ingestor.service import Service
+    from okx_ingestor.simulator import Simulator
+
+    async def scenario() -> tuple[list[tuple[str, str]], Service]:
+        sim = Simulator(["BTC-USDT", "ETH-USDT"], rate=1000)
+        await sim.start()
+        cfg = parse_config(
+            {
+                "endpoints": {"public": sim.url, "business": sim.url},
+                "instruments": ["BTC-USDT", "ETH-USDT"],
+                "channels": ["trades", "books", "tickers"],
+                "batch": {"max_rows": 200, "max_interval_s": 0.1},
+                "spool": {"dir": str(tmp_path / "spool")},
+                "metrics": {"port": 0},
+                "sinks": {"chdb": {"path": str(tmp_path / "chdb"), "sql_dir": str(SQL),
+                                   "engine_dir": str(ENGINE),
+                                   "variables": {"ttl_raw_days": 10000}}},
+            }
+        )  # fmt: skip
+        svc = Service(cfg)
+        task = asyncio.create_task(svc.run())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while len(sim.trades_sent) < 100 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        sim.rate = 0
+        await asyncio.sleep(0.3)
+        svc.stopping.set()
+        assert await task == 0
+        await sim.stop()
+        return list(sim.trades_sent), svc
+
+    sent, svc = asyncio.run(scenario())
+    assert len(sent) >= 100
+    from okx_ingestor.sinks import ChdbSink
+
+    (delivery,) = svc.writer.deliveries
+    sink = delivery.sink
+    assert isinstance(sink, ChdbSink)
+    # the service closed the session at shutdown; reopen the same path to read
+    reader = ChdbSink(tmp_path / "chdb")
+    got = reader.query("SELECT inst_id, toString(trade_id) FROM hft_data.raw_ticks").split("\n")
+    rows = sorted(tuple(line.split("\t")) for line in got if line.strip())
+    assert rows == sorted(sent)
+    books = reader.query("SELECT count() FROM hft_data.book_l2 WHERE action = 'snapshot'")
+    assert int(books) >= 2
+    reader.close()
