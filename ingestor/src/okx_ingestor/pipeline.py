@@ -97,6 +97,8 @@ class Pipeline:
         try:
             self._route(msg, received_us)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            if isinstance(msg, BookMsg | TradesMsg | RecordsMsg):
+                stats.data_messages -= 1  # counted once, as a parse error
             self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
             return None
         return msg
