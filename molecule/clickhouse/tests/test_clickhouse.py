@@ -1,0 +1,165 @@
+"""What a user relies on after the clickhouse role, on Debian's clickhouse-server 18.16:
+the server answers on the configured ports, each user can do exactly its job, no
+password is stored or logged in clear text, and the server runs on its CPUs."""
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+HTTP = 8123
+TCP = 9003
+SECRETS = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets" / "clickhouse"
+ADMIN_PASSWORD = "molecule-admin-Secret-7"
+
+
+def password(user):
+    if user == "admin":
+        return ADMIN_PASSWORD
+    return (SECRETS / user).read_text().split()[0]
+
+
+def query(host, user, sql, database=None, address="127.0.0.1"):
+    """clickhouse-client on the host as ``user`` (the default user has no password)."""
+    argv = ["clickhouse-client", "--host", address, "--port", str(TCP), "--user", user]
+    if user in ("admin", "ingest", "analyst"):
+        argv += ["--password", password(user)]
+    if database:
+        argv += ["--database", database]
+    argv += ["--query", sql]
+    return host.run(" ".join(shlex.quote(a) for a in argv))
+
+
+def open_files(limits):
+    """Soft and hard 'Max open files' of a /proc/<pid>/limits text."""
+    line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+    return line.split()[3:5]
+
+
+def address(host):
+    return host.interface("eth0").addresses[0]
+
+
+def test_server_runs_and_is_enabled(host):
+    service = host.service("clickhouse-server")
+    assert service.is_running
+    assert service.is_enabled
+
+
+@pytest.mark.parametrize("port", [HTTP, TCP])
+def test_listens_on_loopback_and_the_platform_address(host, port):
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+    assert host.socket(f"tcp://{address(host)}:{port}").is_listening
+
+
+def test_http_ping_answers(host):
+    assert host.check_output(f"curl -fsS http://127.0.0.1:{HTTP}/ping") == "Ok."
+
+
+def test_old_dialect_and_drop_ins_only(host):
+    """18.16 gets <yandex>; the packaged config.xml and users.xml are untouched."""
+    server = host.file("/etc/clickhouse-server/config.d/okx-hft-server.xml")
+    assert "<yandex>" in server.content_string
+    assert "<prometheus>" not in server.content_string
+    assert "<tcp_port>9003</tcp_port>" in server.content_string
+    assert not host.file("/etc/clickhouse-server/config.d/okx-hft-storage.xml").exists
+    # (The test image leaves out /usr/share/doc: dpkg reports only those as missing.)
+    changed = host.run("dpkg --verify clickhouse-server").stdout
+    assert "/etc/clickhouse-server" not in changed
+
+
+def test_admin_can_create_a_database(host):
+    assert query(host, "admin", "CREATE DATABASE IF NOT EXISTS molecule_scratch").rc == 0
+    assert query(host, "admin", "DROP DATABASE molecule_scratch").rc == 0
+
+
+def test_migrations_were_applied_by_the_module(host):
+    out = query(host, "admin", "SELECT count() FROM hft_meta.schema_migrations")
+    assert out.rc == 0, out.stderr
+    assert int(out.stdout) == 2
+
+
+def test_ingest_inserts_into_hft_data_only(host):
+    insert = query(
+        host,
+        "ingest",
+        "INSERT INTO ticks_smoke SELECT 'BTC-USDT', now(), 100.5",
+        database="hft_data",
+    )
+    assert insert.rc == 0, insert.stderr
+    denied = query(host, "ingest", "SELECT count() FROM hft_analytics.daily_smoke", "hft_data")
+    assert denied.rc != 0
+    assert query(host, "ingest", "CREATE DATABASE ingest_must_not", "hft_data").rc != 0
+
+
+def test_analyst_reads_and_cannot_write(host):
+    query(host, "admin", "INSERT INTO hft_data.ticks_smoke SELECT 'ETH-USDT', now(), 3000")
+    read = query(host, "analyst", "SELECT count() FROM hft_data.ticks_smoke", "hft_analytics")
+    assert read.rc == 0, read.stderr
+    assert int(read.stdout) >= 1
+    insert = query(
+        host, "analyst", "INSERT INTO hft_data.ticks_smoke SELECT 'X', now(), 1", "hft_analytics"
+    )
+    assert insert.rc != 0
+    assert "readonly" in insert.stderr.lower()
+    assert query(host, "analyst", "CREATE DATABASE analyst_must_not", "hft_analytics").rc != 0
+    limits = query(
+        host,
+        "analyst",
+        "SELECT value FROM system.settings WHERE name = 'max_execution_time'",
+        "hft_analytics",
+    )
+    assert limits.stdout.strip() == "60"
+
+
+def test_default_user_is_local_and_read_only(host):
+    assert query(host, "default", "SELECT 1").stdout.strip() == "1"
+    assert query(host, "default", "CREATE DATABASE default_must_not").rc != 0
+    remote = query(host, "default", "SELECT 1", address=address(host))
+    assert remote.rc != 0
+    # The package's passwordless example user is gone.
+    assert query(host, "readonly", "SELECT 1").rc != 0
+
+
+def test_wrong_password_is_refused(host):
+    argv = f"clickhouse-client --port {TCP} --user admin --password wrong-password"
+    assert host.run(f"{argv} --query 'SELECT 1'").rc != 0
+
+
+def test_passwords_are_never_stored_or_logged_in_clear(host):
+    users = host.file("/etc/clickhouse-server/users.d/okx-hft-users.xml")
+    assert users.mode == 0o640
+    assert users.user == "root" and users.group == "clickhouse"
+    assert "password_sha256_hex" in users.content_string
+    # Runs through `docker exec` as root, without sudo: the greps are not journalled.
+    for user in ("admin", "ingest", "analyst"):
+        secret = password(user)
+        found = host.run(
+            f"grep -rlF {shlex.quote(secret)} /etc/clickhouse-server /var/log/clickhouse-server"
+            " /var/lib/clickhouse/preprocessed_configs /etc/systemd/system"
+        )
+        assert found.stdout == "", f"{user}'s password in {found.stdout}"
+        journal = host.run(f"journalctl --no-pager | grep -cF {shlex.quote(secret)}")
+        assert journal.stdout.strip() == "0", f"{user}'s password in the journal"
+
+
+def test_generated_passwords_are_private_on_the_controller():
+    for user in ("ingest", "analyst"):
+        path = SECRETS / user
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert SECRETS.stat().st_mode & 0o777 == 0o700
+
+
+def test_service_is_pinned_to_cpu_1(host):
+    dropin = host.file("/etc/systemd/system/clickhouse-server.service.d/okx-hft.conf")
+    assert "CPUAffinity=1" in dropin.content_string
+    assert "LimitNOFILE=500000" in dropin.content_string
+    pid = host.check_output("systemctl show -p MainPID --value clickhouse-server")
+    assert host.check_output(f"taskset -pc {pid}").endswith(": 1")
+    limits = host.file(f"/proc/{pid}/limits").content_string
+    # systemd cannot raise a limit above its own hard limit (Docker's ulimit in a test
+    # container): the server gets LimitNOFILE or that cap.
+    cap = host.file("/proc/1/limits").content_string
+    expected = min(500000, int(open_files(cap)[1]))
+    assert open_files(limits) == [str(expected), str(expected)]
