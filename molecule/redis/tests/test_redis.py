@@ -132,9 +132,9 @@ def test_bind_covers_platform_address_and_loopback(host):
 
 
 def test_affinity_dropin_and_actual_affinity(host):
-    dropin = host.file("/etc/systemd/system/redis-server.service.d/60-okx-hft.conf")
-    assert "CPUAffinity=1" in dropin.content_string
-    assert "LimitNOFILE=65536" in dropin.content_string
+    dropins = "/etc/systemd/system/redis-server.service.d/"
+    assert "CPUAffinity=1" in host.file(dropins + "60-cpu-affinity.conf").content_string
+    assert "LimitNOFILE=65536" in host.file(dropins + "60-okx-hft.conf").content_string
     pid = host.run("systemctl show -p MainPID --value redis-server").stdout.strip()
     assert host.run("taskset -pc " + pid).stdout.split(":")[-1].strip() == "1"
 
