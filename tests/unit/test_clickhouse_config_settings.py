@@ -388,3 +388,15 @@ def test_18_16_starts_with_the_role_drop_ins_and_enforces_the_users(old_server):
     assert (status, body) == (200, "60\n")
     # The package's passwordless example user was removed by the drop-in.
     assert http_query(old_server, "SELECT 1", "readonly")[0] != 200
+
+
+def test_cpu_affinity_comes_from_the_plan_or_the_role_variable():
+    """With a CPU plan entry the tuning role writes the drop-in; else the role's own does."""
+    plan = {"services": {"clickhouse": "4-7"}}
+    assert "CPUAffinity" not in render(
+        "clickhouse-server.override.conf.j2", tuning_cpu_plan=plan, clickhouse_cpu_affinity="2"
+    )
+    own = render("clickhouse-server.override.conf.j2", clickhouse_cpu_affinity="2-3")
+    assert "CPUAffinity=2-3" in own
+    assert "LimitNOFILE=500000" in own
+    assert "CPUAffinity" not in render("clickhouse-server.override.conf.j2")

@@ -152,9 +152,12 @@ def test_generated_passwords_are_private_on_the_controller():
 
 
 def test_service_is_pinned_to_cpu_1(host):
-    dropin = host.file("/etc/systemd/system/clickhouse-server.service.d/okx-hft.conf")
-    assert "CPUAffinity=1" in dropin.content_string
-    assert "LimitNOFILE=500000" in dropin.content_string
+    dropins = "/etc/systemd/system/clickhouse-server.service.d"
+    # From the CPU plan, through the tuning role's shared entry point.
+    assert "CPUAffinity=1" in host.file(f"{dropins}/60-cpu-affinity.conf").content_string
+    own = host.file(f"{dropins}/okx-hft.conf").content_string
+    assert "LimitNOFILE=500000" in own
+    assert "CPUAffinity" not in own
     pid = host.check_output("systemctl show -p MainPID --value clickhouse-server")
     assert host.check_output(f"taskset -pc {pid}").endswith(": 1")
     limits = host.file(f"/proc/{pid}/limits").content_string
