@@ -1,0 +1,178 @@
+"""What a user relies on after the ingestor role, on a 2-CPU systemd container.
+
+Two instances read the local simulator (okx-simulator.service): `a` (BTC-USDT, ETH-USDT;
+JSON lines + Redis) pinned to CPU 1 and `b` (BTC-USDT-SWAP; JSON lines) pinned to CPU 0,
+as the scenario's tuning_cpu_plan says. OKX itself is not reachable here.
+"""
+
+import json
+import re
+import time
+
+import pytest
+
+# name -> (metrics port, planned CPUs, instruments)
+INSTANCES = {
+    "a": (9108, "1", ["BTC-USDT", "ETH-USDT"]),
+    "b": (9109, "0", ["BTC-USDT-SWAP"]),
+}
+STATE = "/var/lib/okx-ingestor"
+BIN = "/opt/okx-ingestor/venv/bin/okx-ingestor"
+
+
+def unit(name):
+    return f"okx-ingestor@{name}.service"
+
+
+def show(host, name, prop):
+    return host.run(f"systemctl show -p {prop} --value {unit(name)}").stdout.strip()
+
+
+def metrics(host, port):
+    """The instance's /metrics text (the image has no curl)."""
+    script = f"import urllib.request as u; print(u.urlopen('http://127.0.0.1:{port}/metrics').read().decode())"
+    return host.run(f'python3 -c "{script}"').stdout
+
+
+def messages_total(host, port):
+    """Sum of okx_messages_total over every channel and instrument."""
+    text = metrics(host, port)
+    values = re.findall(r"^okx_messages_total\{[^}]*\} ([0-9.e+]+)$", text, re.M)
+    return sum(float(v) for v in values)
+
+
+def wait_for(predicate, timeout=60, step=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+@pytest.mark.parametrize("name", INSTANCES)
+def test_instance_is_active_and_enabled(host, name):
+    assert host.service(unit(name)).is_running
+    assert host.service(unit(name)).is_enabled
+    assert show(host, name, "Type") == "notify"
+
+
+def test_simulator_is_running(host):
+    assert host.service("okx-simulator.service").is_running
+
+
+@pytest.mark.parametrize("name", INSTANCES)
+def test_metrics_show_messages_flowing(host, name):
+    port = INSTANCES[name][0]
+    assert wait_for(lambda: messages_total(host, port) > 0)
+    first = messages_total(host, port)
+    assert wait_for(lambda: messages_total(host, port) > first, timeout=30)
+
+
+@pytest.mark.parametrize("name", INSTANCES)
+def test_each_instance_gets_only_its_instruments(host, name):
+    port, _, instruments = INSTANCES[name]
+    text = metrics(host, port)
+    seen = set(re.findall(r'^okx_messages_total\{[^}]*inst_id="([^"]+)"', text, re.M))
+    assert seen and seen <= set(instruments)
+
+
+@pytest.mark.parametrize("name", INSTANCES)
+def test_json_lines_get_rows(host, name):
+    path = f"{STATE}/{name}/rows.jsonl"
+    assert wait_for(lambda: host.file(path).exists and host.file(path).size > 0)
+    line = host.run(f"tail -n 1 {path}").stdout.strip()
+    record = json.loads(line)
+    assert record["table"].startswith("hft_data.")
+    assert host.file(path).user == "okx-ingestor"
+
+
+def test_redis_gets_latest_trade_and_bbo(host):
+    def keys():
+        return set(host.run("redis-cli --scan --pattern 'okx:*'").stdout.split())
+
+    assert wait_for(lambda: {"okx:trade:BTC-USDT", "okx:bbo:BTC-USDT"} <= keys())
+    assert not any("SWAP" in k for k in keys())  # instance b has no Redis sink
+    price = host.run("redis-cli HGET okx:trade:BTC-USDT price").stdout.strip()
+    assert re.fullmatch(r"[0-9]+(\.[0-9]+)?", price)
+
+
+@pytest.mark.parametrize("name", INSTANCES)
+def test_affinity_matches_the_cpu_plan(host, name):
+    planned = INSTANCES[name][1]
+    dropin = host.file(f"/etc/systemd/system/{unit(name)}.d/60-cpu-affinity.conf")
+    assert f"CPUAffinity={planned}" in dropin.content_string
+    pid = show(host, name, "MainPID")
+    out = host.run(f"taskset -pc {pid}").stdout
+    assert out.strip().endswith(f": {planned}")
+
+
+def test_config_is_validated_private_and_owned(host):
+    for name in INSTANCES:
+        conf = host.file(f"/etc/okx-ingestor/{name}.yaml")
+        assert (conf.user, conf.group, conf.mode) == ("root", "okx-ingestor", 0o640)
+        check = host.run(f"{BIN} check-config --config /etc/okx-ingestor/{name}.yaml")
+        assert check.rc == 0, check.stderr
+    conf_a = host.file("/etc/okx-ingestor/a.yaml").content_string
+    assert "ws://127.0.0.1:8765/ws/v5/public" in conf_a
+
+
+def test_service_user_is_in_the_platform_group(host):
+    user = host.user("okx-ingestor")
+    assert "hft" in user.groups
+    assert user.shell == "/usr/sbin/nologin"
+
+
+def test_hardening_settings(host):
+    name = "a"
+    expected = {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "PrivateDevices": "yes",
+        "ProtectKernelTunables": "yes",
+        "ProtectKernelModules": "yes",
+        "ProtectKernelLogs": "yes",
+        "ProtectControlGroups": "yes",
+        "LockPersonality": "yes",
+        "MemoryDenyWriteExecute": "yes",
+        "RestrictRealtime": "yes",
+        "CapabilityBoundingSet": "",
+        "AmbientCapabilities": "",
+        "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+        "SystemCallArchitectures": "native",
+        "UMask": "0027",
+        "Restart": "always",
+        "WatchdogUSec": "30s",
+        "User": "okx-ingestor",
+        "ReadWritePaths": f"{STATE}/a",
+    }
+    for prop, value in expected.items():
+        assert show(host, name, prop) == value, prop
+    assert show(host, name, "RestrictNamespaces") in ("yes", "")  # systemd prints the set
+    assert show(host, name, "SystemCallFilter") != ""
+
+
+def test_security_exposure_is_low(host):
+    out = host.run(f"systemd-analyze security --no-pager {unit('a')}").stdout
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert match, out[-500:]
+    exposure = float(match.group(1))
+    print(f"systemd-analyze security {unit('a')}: {exposure}")
+    assert exposure <= 2.5
+
+
+def test_restarts_after_kill(host):
+    name = "a"
+    old = show(host, name, "MainPID")
+    assert old not in ("", "0")
+    host.run(f"kill -9 {old}")
+
+    def back():
+        pid = show(host, name, "MainPID")
+        return pid not in ("", "0", old) and show(host, name, "ActiveState") == "active"
+
+    assert wait_for(back, timeout=30, step=0.5)
+    port = INSTANCES[name][0]
+    assert wait_for(lambda: messages_total(host, port) > 0, timeout=30)
