@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_simulator_to_service_to_chdb(tmp_path: Path) -> None:
     from okx_ingestor.service import Service
     from okx_ingestor.simulator import Simulator
 
-    async def scenario() -> tuple[list[tuple[str, str]], Service]:
+    async def scenario() -> tuple[list[tuple[str, str]], Service, list[tuple[str, str, str]]]:
         sim = Simulator(["BTC-USDT", "ETH-USDT"], rate=1000)
         await sim.start()
         cfg = parse_config(
@@ -117,16 +118,18 @@ def test_simulator_to_service_to_chdb(tmp_path: Path) -> None:
         task = asyncio.create_task(svc.run())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while len(sim.trades_sent) < 100 and loop.time() < deadline:
+        while (len(sim.trades_sent) < 100 or len(sim.tickers_sent) < 20) and (
+            loop.time() < deadline
+        ):
             await asyncio.sleep(0.05)
         sim.rate = 0
         await asyncio.sleep(0.3)
         svc.stopping.set()
         assert await task == 0
         await sim.stop()
-        return list(sim.trades_sent), svc
+        return list(sim.trades_sent), svc, list(sim.tickers_sent)
 
-    sent, svc = asyncio.run(scenario())
+    sent, svc, tickers = asyncio.run(scenario())
     assert len(sent) >= 100
     from okx_ingestor.sinks import ChdbSink
 
@@ -140,4 +143,39 @@ def test_simulator_to_service_to_chdb(tmp_path: Path) -> None:
     assert rows == sorted(sent)
     books = reader.query("SELECT count() FROM hft_data.book_l2 WHERE action = 'snapshot'")
     assert int(books) >= 2
+    got = reader.query(
+        "SELECT inst_id, toString(toUnixTimestamp64Milli(ts)), toString(last) "
+        "FROM hft_data.tickers FINAL"
+    ).split("\n")
     reader.close()
+    stored = sorted((i, ts, Decimal(px)) for i, ts, px in (x.split("\t") for x in got if x.strip()))
+    assert stored == sorted((i, ts, Decimal(px)) for i, ts, px in tickers)
+
+
+INDEX_TICKER = (
+    '{"arg":{"channel":"index-tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT",'
+    '"idxPx":"0.1","high24h":"0.5","low24h":"0.1","open24h":"0.1","sodUtc0":"0.1",'
+    '"sodUtc8":"0.1","ts":"1597026383085"}]}'
+)
+
+
+def test_index_tickers_land_in_chdb(tmp_path: Path) -> None:
+    chdb_sink = pytest.importorskip("okx_ingestor.sinks").ChdbSink
+    pytest.importorskip("chdb")
+    sink = chdb_sink(
+        tmp_path / "db", sql_dir=SQL, engine_dir=ENGINE, variables={"ttl_raw_days": "10000"}
+    )
+    pending: dict[str, list[tuple[object, ...]]] = {}
+    Pipeline(lambda t, r: pending.setdefault(t, []).append(r)).process(INDEX_TICKER)
+    (rows,) = pending.values()
+    sink.write(
+        Batch("hft_data.index_tickers", rows, batch_token("hft_data.index_tickers", rows), 0)
+    )
+    got = sink.query(
+        "SELECT inst_id, toString(ts), toString(idx_px), toString(high_24h) "
+        "FROM hft_data.index_tickers"
+    )
+    assert got.strip().split("\t") == ["BTC-USDT", "2020-08-10 02:26:23.085", "0.1", "0.5"]
+    channel = sink.query("SELECT type FROM system.columns WHERE table = 'bbo' AND name = 'channel'")
+    assert channel.strip() == "LowCardinality(String)"
+    sink.close()

@@ -63,6 +63,8 @@ def test_schema_has_the_documented_objects(schema, executor):
     assert engines["hft_data.raw_ticks"] == "MergeTree"
     for name in ("book_l2", "bbo", "funding_rates", "mark_prices"):
         assert f"hft_data.{name}" in engines
+    assert engines["hft_data.tickers"] == "ReplacingMergeTree"
+    assert engines["hft_data.index_tickers"] == "ReplacingMergeTree"
     assert engines["hft_analytics.agg_1s"] == "AggregatingMergeTree"
     assert engines["hft_analytics.agg_1m"] == "AggregatingMergeTree"
     assert engines["hft_analytics.mv_agg_1s"] == "MaterializedView"
@@ -86,6 +88,24 @@ def test_raw_ticks_types_are_exact(schema, executor):
     assert types["ts"] == "DateTime64(3, 'UTC')"
     assert types["received_at"] == "DateTime64(6, 'UTC')"
     assert types["price"].startswith("Decimal(") and types["size"].startswith("Decimal(")
+
+
+def test_tickers_and_bbo_channel_types(schema, executor):
+    rows = executor.query(
+        "SELECT table, name, type FROM system.columns WHERE database = 'hft_data' "
+        "AND table IN ('tickers', 'index_tickers', 'bbo')"
+    )
+    types = {(t, n): ty for t, n, ty in rows}
+    assert types[("tickers", "last")] == "Decimal(38, 18)"
+    assert types[("tickers", "bid_px")] == "Nullable(Decimal(38, 18))"
+    assert types[("tickers", "ts")] == "DateTime64(3, 'UTC')"
+    assert types[("index_tickers", "idx_px")] == "Decimal(38, 18)"
+    assert types[("index_tickers", "received_at")] == "DateTime64(6, 'UTC')"
+    assert types[("bbo", "channel")] == "LowCardinality(String)"
+    for table in ("tickers", "index_tickers"):
+        create = executor.query(f"SHOW CREATE TABLE hft_data.{table}")[0][0]
+        assert "TTL toDateTime(ts) + toIntervalDay(30)" in create
+        assert "non_replicated_deduplication_window = 10000" in create
 
 
 def test_database_names_and_ttl_days_come_from_variables(executor):

@@ -10,8 +10,9 @@ Column kinds tell each sink how to encode a value:
   ints  -> Array(UInt32): list of ints
 
 raw_ticks columns are fixed by issue 5; all tables with in_sql=True follow files/sql
-(tests/test_schema.py compares them). tickers and index_tickers are not in files/sql yet:
-replay and the JSON lines sink write them, the ClickHouse sinks skip them.
+(tests/test_chdb.py compares them). tickers and index_tickers are in files/sql since
+0007. bbo.channel (0007) has a DEFAULT and is not listed here until the normalizer puts
+the channel into bbo rows; the ClickHouse sinks then store ''.
 """
 
 from __future__ import annotations
@@ -131,7 +132,6 @@ TICKERS = Table(
         ("vol_ccy_24h", "dec"),
         ("received_at", "us"),
     ),
-    in_sql=False,
 )
 INDEX_TICKERS = Table(
     "index_tickers",
@@ -144,7 +144,6 @@ INDEX_TICKERS = Table(
         ("low_24h", "dec"),
         ("received_at", "us"),
     ),
-    in_sql=False,
 )
 
 TABLES: dict[str, Table] = {

@@ -63,6 +63,7 @@ class Simulator:
         self.connections_total = 0
         self.subscribe_requests = 0
         self.trades_sent: list[tuple[str, str]] = []
+        self.tickers_sent: list[tuple[str, str, str]] = []  # (instId, ts, last) delivered
         self._ids = itertools.count(1)
         self._server: Server | None = None
         self._producer: asyncio.Task[None] | None = None
@@ -267,6 +268,9 @@ class Simulator:
                 self.sent_messages += 1
         if delivered and kind == "trades":
             self.trades_sent.append(gen.trades_sent[-1])
+        elif delivered and kind == "tickers":
+            data = orjson.loads(text)["data"][0]
+            self.tickers_sent.append((data["instId"], data["ts"], data["last"]))
 
 
 async def run_simulator(
