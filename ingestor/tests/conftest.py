@@ -84,3 +84,76 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+_CH_CONFIG = """<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>{d}/server.log</log>
+    <errorlog>{d}/server.err.log</errorlog><console>0</console></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>{tcp}</tcp_port>
+  <http_port>{http}</http_port>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <users_config>{d}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+"""
+_CH_USERS = """<?xml version="1.0"?>
+<yandex>
+  <profiles><default/></profiles>
+  <quotas><default/></quotas>
+  <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
+    <profile>default</profile><quota>default</quota></default></users>
+</yandex>
+"""
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A private clickhouse-server (Debian's 18.16 here) on a free port; yields the port.
+
+    Installed by scripts/ensure-test-deps.sh (make unit). Missing -> the test fails,
+    unless OKX_HFT_SKIP_SERVER_TESTS=1 (the collection's switch for these tests).
+    """
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    binary = shutil.which("clickhouse-server")
+    if binary is None:
+        if os.environ.get("OKX_HFT_SKIP_SERVER_TESTS") == "1":
+            pytest.skip("clickhouse-server not installed and OKX_HFT_SKIP_SERVER_TESTS=1")
+        pytest.fail("clickhouse-server is missing: run `bash scripts/ensure-test-deps.sh` as root")
+    directory = tmp_path_factory.mktemp("clickhouse-server")
+    tcp = _free_port()
+    (directory / "users.xml").write_text(_CH_USERS)
+    (directory / "config.xml").write_text(
+        _CH_CONFIG.format(d=directory, tcp=tcp, http=_free_port())
+    )
+    log = (directory / "stdout.log").open("w")
+    proc = subprocess.Popen([binary, f"--config-file={directory / 'config.xml'}"], stdout=log,
+                            stderr=log)  # fmt: skip
+    from clickhouse_driver import Client
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                Client("127.0.0.1", port=tcp, connect_timeout=1).execute("SELECT 1")
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"clickhouse-server did not start; see {directory}/server.err.log")
+                time.sleep(0.2)
+        yield tcp
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()

@@ -51,6 +51,7 @@ class Config:
     queue_batches: int = 64
     spool_dir: Path = Path("/var/lib/okx-ingestor/spool")
     spool_max_bytes: int = 1 << 30
+    dead_letter_max_bytes: int = 256 << 20
     database: str = "hft_data"
     book_levels: bool = True
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -204,10 +205,16 @@ def parse_config(raw: Any) -> Config:
         _positive(_get(b, "queue_batches", "batch.", int, c.queue_batches), "batch.queue_batches")
     )
     s = _section(raw, "spool")
-    _check_unknown(s, {"dir", "max_bytes"}, "spool.")
+    _check_unknown(s, {"dir", "max_bytes", "dead_letter_max_bytes"}, "spool.")
     c.spool_dir = Path(_get(s, "dir", "spool.", str, str(c.spool_dir)))
     c.spool_max_bytes = int(
         _positive(_get(s, "max_bytes", "spool.", int, c.spool_max_bytes), "spool.max_bytes")
+    )
+    c.dead_letter_max_bytes = int(
+        _positive(
+            _get(s, "dead_letter_max_bytes", "spool.", int, c.dead_letter_max_bytes),
+            "spool.dead_letter_max_bytes",
+        )
     )
     r = _section(raw, "rest")
     _check_unknown(r, {"base_url", "snapshot_after_s", "depth"}, "rest.")

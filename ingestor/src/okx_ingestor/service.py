@@ -36,7 +36,7 @@ from .sinks import (
     RedisLatestSink,
     Sink,
 )
-from .spool import Spool
+from .spool import DeadLetter, Spool
 
 log = logging.getLogger("okx_ingestor.service")
 _STOP = object()
@@ -69,8 +69,13 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
             raise RuntimeError(
                 f"sink {name!r} is not built into this version; remove sinks.{name} from the config"
             )
-        spool = Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes) if durable else None
-        out.append(Delivery(sink, spool))
+        spool = dead = None
+        if durable:
+            spool = Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes)
+            dead = DeadLetter(
+                cfg.spool_dir / f"{name}.dead-letter", max_bytes=cfg.dead_letter_max_bytes
+            )
+        out.append(Delivery(sink, spool, dead))
     return out
 
 
@@ -217,8 +222,21 @@ class StatsCollector(Collector):
         )
         delivered = CounterMetricFamily("okx_sink_rows", "Rows delivered", labels=["sink"])
         up = GaugeMetricFamily("okx_sink_up", "1 if the last write succeeded", labels=["sink"])
+        dead = CounterMetricFamily(
+            "okx_sink_dead_letter_batches",
+            "Batches a sink rejected for good (moved to the dead-letter directory)",
+            labels=["sink"],
+        )
+        dead_dropped = CounterMetricFamily(
+            "okx_sink_dead_letter_dropped_batches",
+            "Rejected batches not kept: dead-letter directory full or none (sink without spool)",
+            labels=["sink"],
+        )
         for d in s.writer.deliveries:
             name = d.sink.name
+            dead.add_metric([name], d.dead_letter_batches)
+            kept = d.dead_letter.written if d.dead_letter is not None else 0
+            dead_dropped.add_metric([name], d.dead_letter_batches - kept)
             delivered.add_metric([name], d.delivered_rows)
             up.add_metric([name], 1.0 if d.up else 0.0)
             if d.spool is not None:
@@ -228,6 +246,8 @@ class StatsCollector(Collector):
         yield shed
         yield delivered
         yield up
+        yield dead
+        yield dead_dropped
 
 
 class Service:

@@ -1,13 +1,16 @@
 """Sinks: ClickHouse server, ClickHouse embedded (chdb), Redis latest state, JSON lines.
 
-A sink's `write(batch)` either stores the whole batch or raises SinkUnavailable (then
-the batch goes to the spool and is retried in order). `Delivery` puts a spool in front
-of a sink that can be down.
+A sink's `write(batch)` either stores the whole batch, raises SinkUnavailable (a
+transient failure: the batch goes to the spool and is retried in order) or raises
+SinkRejected (a permanent failure such as an unknown table or a type mismatch: retrying
+cannot help, so the batch goes to the dead-letter directory and the next batch is
+tried). `Delivery` puts a spool and a dead-letter directory in front of a sink.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ import orjson
 
 from .batcher import Batch
 from .schema import TABLES, Table, expand_row, row_to_json
-from .spool import Spool
+from .spool import DeadLetter, Spool
 
 log = logging.getLogger("okx_ingestor.sinks")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,6 +30,52 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class SinkUnavailable(RuntimeError):
     """The sink cannot take data now; spool the batch and retry later."""
+
+
+class SinkRejected(RuntimeError):
+    """The sink refused this batch for good (schema, types): dead-letter it, go on.
+
+    `kind` groups rejections for logging and alerting, e.g. "clickhouse code 60".
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# ClickHouse error codes a retry can fix: network, load, limits, replication, shutdown.
+# Credentials/grants (192-194, 497, 516) are here too: every batch would fail alike, so
+# the spool keeps them until the config is fixed instead of dead-lettering everything.
+# Every other code (6 CANNOT_PARSE_TEXT, 27, 53 TYPE_MISMATCH, 60 UNKNOWN_TABLE,
+# 81 UNKNOWN_DATABASE, 115 UNKNOWN_SETTING, ...) is permanent.
+TRANSIENT_CODES = frozenset(
+    {
+        3, 32, 159, 160, 164, 173, 192, 193, 194, 201, 202, 203, 209, 210, 225, 236,
+        241, 242, 243, 252, 285, 319, 394, 425, 439, 497, 516, 999, 1000,
+    }
+)  # fmt: skip
+_CODE = re.compile(r"Code:\s*(\d+)")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code of a driver or chdb exception, if it has one."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    m = _CODE.search(str(exc))
+    return int(m.group(1)) if m else None
+
+
+def classify(sink: str, exc: BaseException, what: str) -> SinkUnavailable | SinkRejected:
+    """Transient (spool and retry) or permanent (dead-letter) for a failed insert.
+
+    An error without a code (connection lost, unknown failure) counts as transient:
+    losing data to the dead-letter directory needs a definite answer from the server.
+    """
+    code = error_code(exc)
+    if code is None or code in TRANSIENT_CODES:
+        return SinkUnavailable(f"{what}: {exc}")
+    return SinkRejected(f"{what} (permanent, code {code}): {exc}", f"{sink} code {code}")
 
 
 class Sink(Protocol):
@@ -42,6 +91,20 @@ def _table(batch: Batch) -> Table:
         return TABLES[batch.table.rpartition(".")[2]]
     except KeyError:
         raise ValueError(f"unknown table {batch.table!r}; known: {sorted(TABLES)}") from None
+
+
+def _spec(batch: Batch, sink: str) -> Table:
+    try:
+        return _table(batch)
+    except ValueError as exc:
+        raise SinkRejected(str(exc), f"{sink} unknown table") from exc
+
+
+def _columns(spec: Table, batch: Batch, sink: str) -> list[list[object]]:
+    try:
+        return to_columns(spec, batch.rows)
+    except (TypeError, ValueError, IndexError, ArithmeticError) as exc:
+        raise SinkRejected(f"rows of {batch.table} malformed: {exc}", f"{sink} bad row") from exc
 
 
 def _to_ms_dt(v: object) -> datetime | None:
@@ -130,22 +193,27 @@ class ClickHouseSink:
         from clickhouse_driver.errors import Error as DriverError
         from clickhouse_driver.errors import NetworkError, ServerException
 
-        spec = _table(batch)
+        spec = _spec(batch, self.name)
         if not spec.in_sql:
             return  # no such table in files/sql (yet): JSON lines sink keeps these rows
+        columns = _columns(spec, batch, self.name)
         query = f"INSERT INTO {batch.table} ({', '.join(spec.column_names)}) VALUES"
         settings = {"insert_deduplication_token": batch.token} if self._dedup else {}
         try:
-            self._client.execute(
-                query, to_columns(spec, batch.rows), columnar=True, settings=settings
-            )
+            self._client.execute(query, columns, columnar=True, settings=settings)
         except (NetworkError, OSError, EOFError) as exc:
             self._client.disconnect()
             raise SinkUnavailable(f"ClickHouse unreachable: {exc}") from exc
         except ServerException as exc:
-            raise SinkUnavailable(f"ClickHouse refused the insert: {exc}") from exc
+            raise classify(self.name, exc, "ClickHouse refused the insert") from exc
         except DriverError as exc:
-            raise SinkUnavailable(f"ClickHouse driver error: {exc}") from exc
+            self._client.disconnect()  # the connection may be mid-insert
+            raise classify(self.name, exc, "ClickHouse driver error") from exc
+        except (TypeError, ValueError, ArithmeticError, OverflowError) as exc:
+            self._client.disconnect()
+            raise SinkRejected(
+                f"ClickHouse driver cannot encode {batch.table}: {exc}", f"{self.name} encode"
+            ) from exc
 
     def close(self) -> None:
         self._client.disconnect()
@@ -216,17 +284,21 @@ class ChdbSink:
         return str(self._session.query(sql, fmt))
 
     def write(self, batch: Batch) -> None:
-        spec = _table(batch)
+        spec = _spec(batch, self.name)
         if not spec.in_sql:
             return  # no such table in files/sql (yet): JSON lines sink keeps these rows
-        body = b"\n".join(orjson.dumps(row_to_json(spec, row)) for row in batch.rows)
+        try:
+            body = b"\n".join(orjson.dumps(row_to_json(spec, row)) for row in batch.rows)
+        except (TypeError, ValueError, IndexError, orjson.JSONEncodeError) as exc:
+            raise SinkRejected(f"rows of {batch.table} malformed: {exc}", "chdb encode") from exc
+        batch.ensure_token()
         try:
             self._session.query(
                 f"INSERT INTO {batch.table} ({', '.join(spec.column_names)}) SETTINGS "
                 f"insert_deduplication_token='{batch.token}' FORMAT JSONEachRow\n" + body.decode()
             )
-        except Exception as exc:  # chdb raises plain RuntimeError-like errors
-            raise SinkUnavailable(f"chdb insert failed: {exc}") from exc
+        except Exception as exc:  # chdb raises plain RuntimeError-like errors with "Code: N"
+            raise classify(self.name, exc, "chdb insert failed") from exc
 
     def close(self) -> None:
         self._session.close()
@@ -276,6 +348,8 @@ class RedisLatestSink:
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise SinkUnavailable(f"Redis unreachable: {exc}") from exc
+        except redis.ResponseError as exc:  # e.g. WRONGTYPE: the key holds another type
+            raise SinkRejected(f"Redis refused the write: {exc}", "redis response") from exc
 
     def close(self) -> None:
         self._redis.close()
@@ -288,9 +362,15 @@ class Delivery:
     batches in the order they were made.
     """
 
-    def __init__(self, sink: Sink, spool: Spool | None = None) -> None:
+    def __init__(
+        self, sink: Sink, spool: Spool | None = None, dead_letter: DeadLetter | None = None
+    ) -> None:
         self.sink = sink
         self.spool = spool
+        self.dead_letter = dead_letter
+        self.dead_letter_batches = 0  # rejected for good (stored, or dropped if full/none)
+        self.dead_letter_rows = 0
+        self._logged_kinds: set[str] = set()
         self.delivered_batches = 0
         self.delivered_rows = 0
         self.failures = 0
@@ -333,8 +413,12 @@ class Delivery:
         return sent
 
     def _try(self, batch: Batch) -> bool:
+        """True when the batch is done with (stored, or dead-lettered); False to retry."""
         try:
             self.sink.write(batch)
+        except SinkRejected as exc:
+            self._reject(batch, exc)
+            return True
         except SinkUnavailable as exc:
             self.failures += 1
             self.retry_at = time.monotonic() + self.retry_s
@@ -352,3 +436,35 @@ class Delivery:
         self.delivered_batches += 1
         self.delivered_rows += len(batch.rows)
         return True
+
+    def _reject(self, batch: Batch, exc: SinkRejected) -> None:
+        """A permanent failure: keep the batch aside, count it, log each kind once."""
+        self.up = True  # the sink answered; only this batch is bad
+        self.retry_s = 0.5
+        self.dead_letter_batches += 1
+        self.dead_letter_rows += len(batch.rows)
+        stored = False
+        if self.dead_letter is not None:
+            stored = self.dead_letter.put(
+                batch,
+                sink=self.sink.name,
+                kind=exc.kind,
+                error=str(exc),
+                now_us=time.time_ns() // 1000,
+            )
+        if exc.kind not in self._logged_kinds:
+            self._logged_kinds.add(exc.kind)
+            where = str(self.dead_letter.dir) if stored and self.dead_letter else "nowhere (full)"
+            log.error(
+                "batch rejected for good; dead-lettered, continuing with the next batch "
+                "(further rejections of this kind are only counted: "
+                "okx_sink_dead_letter_batches_total)",
+                extra={
+                    "sink": self.sink.name,
+                    "kind": exc.kind,
+                    "table": batch.table,
+                    "token": batch.token,
+                    "dead_letter": where if self.dead_letter is not None else "none (no spool)",
+                    "error": str(exc),
+                },
+            )

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from .batcher import Batch
 
 MAGIC = b"OS"
@@ -241,3 +243,63 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class DeadLetter:
+    """Batches a sink rejected for good, one file per batch: `<dir>/<token>.json`.
+
+    Each file is `{"sink", "table", "kind", "error", "dead_at_us", "batch": <the batch as
+    spooled>}`, written to a temporary name, fsync'd and renamed, so a crash leaves either
+    the whole file or nothing. Bounded by `max_bytes`: when full, new rejects are counted
+    in `dropped` and not written (the oldest evidence is kept). A batch already there
+    (same token) is not written twice. `batch` is the spool record itself
+    (`Batch.decode(orjson.dumps(obj["batch"]))`): inspect it with jq, fix the cause
+    (schema, type), then re-insert it; its dedup token keeps a re-insert idempotent.
+    """
+
+    def __init__(self, directory: Path, *, max_bytes: int = 256 << 20, fsync: bool = True) -> None:
+        self.dir = directory
+        self.max_bytes = max_bytes
+        self.fsync = fsync
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.bytes = sum(p.stat().st_size for p in self.dir.glob("*.json"))
+        self.written = 0
+        self.dropped = 0
+
+    def put(self, batch: Batch, *, sink: str, kind: str, error: str, now_us: int) -> bool:
+        """Store one rejected batch; False when it was dropped because the directory is full."""
+        token = batch.ensure_token()
+        path = self.dir / f"{token}.json"
+        if path.exists():
+            return True
+        body = orjson.dumps(
+            {
+                "sink": sink,
+                "table": batch.table,
+                "kind": kind,
+                "error": error[:4000],
+                "dead_at_us": now_us,
+                "batch": orjson.Fragment(batch.encode()),
+            }
+        )
+        if self.bytes + len(body) > self.max_bytes:
+            self.dropped += 1
+            return False
+        tmp = self.dir / f".{token}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, body)
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        if self.fsync:
+            fd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.bytes += len(body)
+        self.written += 1
+        return True
