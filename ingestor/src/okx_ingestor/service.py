@@ -14,7 +14,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
@@ -29,11 +29,13 @@ from .pipeline import Pipeline
 from .rest import RestError, fetch_books_snapshot
 from .sdnotify import sd_notify, watchdog_interval_s
 from .sinks import (
+    LATEST_TABLES,
     ChdbSink,
     ClickHouseSink,
     Delivery,
     JsonLinesSink,
     RedisLatestSink,
+    RedisLatestWriter,
     Sink,
 )
 from .spool import DeadLetter, Spool
@@ -42,7 +44,16 @@ log = logging.getLogger("okx_ingestor.service")
 _STOP = object()
 
 
+def build_redis_writer(cfg: Config) -> RedisLatestWriter | None:
+    """sinks.redis: latest state written per message (not per batch), see RedisLatestWriter."""
+    settings = cfg.sinks.get("redis")
+    if settings is None:
+        return None
+    return RedisLatestWriter(RedisLatestSink(settings["url"], settings.get("prefix", "okx")))
+
+
 def build_deliveries(cfg: Config) -> list[Delivery]:
+    """Batch sinks (Redis is not one: build_redis_writer)."""
     out: list[Delivery] = []
     for name, settings in cfg.sinks.items():
         sink: Sink
@@ -60,8 +71,7 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
                 variables={k: str(v) for k, v in (settings.get("variables") or {}).items()},
             )
         elif name == "redis":
-            sink = RedisLatestSink(settings["url"], settings.get("prefix", "okx"))
-            durable = False  # latest state only: replaying stale values has no use
+            continue  # per message, through build_redis_writer
         elif name == "jsonl":
             sink = JsonLinesSink(Path(settings["path"]))
             durable = False
@@ -244,6 +254,23 @@ class StatsCollector(Collector):
                 shed.add_metric([name], d.spool.stats.shed_rows)
         yield sb
         yield shed
+        latest = s.latest
+        if latest is not None:
+            up.add_metric([latest.sink.name], 1.0 if latest.up else 0.0)
+            yield CounterMetricFamily(
+                "okx_redis_latest_writes",
+                "Pipelined latest-state writes to Redis (one HSET per dirty instrument)",
+                value=latest.writes,
+            )
+            yield CounterMetricFamily(
+                "okx_redis_latest_keys", "Latest-state hashes written", value=latest.keys_written
+            )
+            yield CounterMetricFamily(
+                "okx_redis_latest_errors", "Failed latest-state writes", value=latest.errors
+            )
+            yield GaugeMetricFamily(
+                "okx_redis_latest_pending", "Dirty keys waiting for Redis", value=latest.pending()
+            )
         yield delivered
         yield up
         yield dead
@@ -278,8 +305,9 @@ class Service:
             backoff_base_s=cfg.backoff_base_s,
             backoff_cap_s=cfg.backoff_cap_s,
         )
+        self.latest = build_redis_writer(cfg)
         self.pipeline = Pipeline(
-            self.batcher.add,
+            self._emit(),
             database=cfg.database,
             book_levels=cfg.book_levels,
             on_resync=self.manager.resync,
@@ -289,6 +317,23 @@ class Service:
         self.stopping = asyncio.Event()
         self.metrics_port: int | None = None
         self.rest_errors = 0
+
+    def _emit(self) -> Callable[[str, tuple[object, ...]], None]:
+        """What the pipeline calls per row: the batcher, plus Redis for bbo/trade rows."""
+        add = self.batcher.add
+        latest = self.latest
+        if latest is None:
+            return add  # no wrapper, no per-row cost
+        mark = latest.mark
+        watched = {f"{self.cfg.database}.{short}": short for short in LATEST_TABLES}
+
+        def emit(table: str, row: tuple[object, ...]) -> None:
+            add(table, row)
+            short = watched.get(table)
+            if short is not None:
+                mark(short, row)
+
+        return emit
 
     def _deliver(self, batch: Batch) -> None:
         self.batch_rows.observe(len(batch.rows))
@@ -316,6 +361,9 @@ class Service:
                 loop.add_signal_handler(sig, self.stopping.set)
         tune_gc()
         self.writer.start()
+        if self.latest is not None:
+            self.latest.attach(loop)
+            self.latest.start()
         for url, args in cfg.subscriptions().items():
             self.manager.plan(url, args)
         self.manager.start()
@@ -386,6 +434,9 @@ class Service:
         await self.manager.stop()
         self.batcher.flush()
         clean = await asyncio.to_thread(self.writer.stop, self.cfg.shutdown_timeout_s)
+        if self.latest is not None and self.latest.is_alive():
+            clean = await asyncio.to_thread(self.latest.stop, 2.0) and clean
+            self.latest.sink.close()
         for d in self.writer.deliveries:
             with contextlib.suppress(Exception):
                 d.sink.close()

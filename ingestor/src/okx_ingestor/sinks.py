@@ -9,8 +9,10 @@ tried). `Delivery` puts a spool and a dead-letter directory in front of a sink.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -304,6 +306,9 @@ class ChdbSink:
         self._session.close()
 
 
+LATEST_TABLES = frozenset({"bbo", "raw_ticks"})
+
+
 class RedisLatestSink:
     """Latest BBO and last trade per instrument, as Redis hashes.
 
@@ -320,25 +325,31 @@ class RedisLatestSink:
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.prefix = prefix
 
+    def key_and_mapping(self, short: str, row: tuple[object, ...]) -> tuple[str, dict[str, str]]:
+        """The Redis hash of one bbo / raw_ticks row: (key, field -> text)."""
+        fields = row_to_json(TABLES[short], row)
+        inst = str(fields.pop("inst_id"))
+        kind = "bbo" if short == "bbo" else "trade"
+        mapping = {k: "" if v is None else str(v) for k, v in fields.items()}
+        return f"{self.prefix}:{kind}:{inst}", mapping
+
     def latest(self, batch: Batch) -> dict[str, dict[str, str]]:
         short = batch.table.rpartition(".")[2]
-        if short not in ("bbo", "raw_ticks"):
+        if short not in LATEST_TABLES:
             return {}
-        spec = TABLES[short]
-        kind = "bbo" if short == "bbo" else "trade"
         out: dict[str, dict[str, str]] = {}
         for row in batch.rows:
-            fields = row_to_json(spec, row)
-            inst = str(fields.pop("inst_id"))
-            out[f"{self.prefix}:{kind}:{inst}"] = {
-                k: "" if v is None else str(v) for k, v in fields.items()
-            }
+            key, mapping = self.key_and_mapping(short, row)
+            out[key] = mapping
         return out
 
     def write(self, batch: Batch) -> None:
+        self.write_latest(self.latest(batch))
+
+    def write_latest(self, latest: dict[str, dict[str, str]]) -> None:
+        """One pipelined HSET per key (no transaction)."""
         import redis
 
-        latest = self.latest(batch)
         if not latest:
             return
         try:
@@ -353,6 +364,109 @@ class RedisLatestSink:
 
     def close(self) -> None:
         self._redis.close()
+
+
+class RedisLatestWriter(threading.Thread):
+    """Latest BBO / last trade per instrument to Redis, per message, off the event loop.
+
+    On the event loop, `mark(table, row)` only stores the row in a dict keyed by
+    (table, instId) and schedules `handoff` with `loop.call_soon` (once per loop
+    iteration). `handoff` merges that dict into the thread's pending dict under a lock
+    (newer rows replace older ones) and wakes the thread, which sends one pipelined
+    HSET per dirty key. While Redis is down or slow only the newest row per key waits
+    (memory bounded by the number of instruments); failures are counted and retried
+    with backoff, never on the receive path.
+    """
+
+    def __init__(self, sink: RedisLatestSink) -> None:
+        super().__init__(name="okx-redis-latest", daemon=True)
+        self.sink = sink
+        self.dirty: dict[tuple[str, str], tuple[str, tuple[object, ...]]] = {}
+        self._pending: dict[tuple[str, str], tuple[str, tuple[object, ...]]] = {}
+        self._cond = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False
+        self._stopping = False
+        self.writes = 0  # pipelines sent
+        self.keys_written = 0
+        self.errors = 0
+        self.up = True
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def mark(self, short: str, row: tuple[object, ...]) -> None:
+        """Event loop, per bbo/trade row: remember the newest row of its instrument."""
+        self.dirty[(short, row[0])] = (short, row)  # type: ignore[index]
+        if not self._scheduled:
+            self._scheduled = True
+            if self._loop is not None:
+                self._loop.call_soon(self.handoff)
+            else:
+                self.handoff()
+
+    def handoff(self) -> None:
+        """Event loop, once per iteration: pass the dirty rows to the writer thread."""
+        self._scheduled = False
+        if not self.dirty:
+            return
+        dirty, self.dirty = self.dirty, {}
+        with self._cond:
+            self._pending.update(dirty)
+            self._cond.notify()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def run(self) -> None:
+        backoff = 0.2
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending and self._stopping:
+                    return
+                work, self._pending = self._pending, {}
+            if self._send(work):
+                backoff = 0.2
+                continue
+            with self._cond:  # keep a failed row only if no newer one came meanwhile
+                for key, value in work.items():
+                    self._pending.setdefault(key, value)
+                retry_at = time.monotonic() + backoff
+                while not self._stopping and (left := retry_at - time.monotonic()) > 0:
+                    self._cond.wait(left)  # new rows only replace pending ones meanwhile
+                if self._stopping:
+                    return
+            backoff = min(backoff * 2, 5.0)
+
+    def _send(self, work: dict[tuple[str, str], tuple[str, tuple[object, ...]]]) -> bool:
+        latest = dict(self.sink.key_and_mapping(short, row) for short, row in work.values())
+        try:
+            self.sink.write_latest(latest)
+        except (SinkUnavailable, SinkRejected) as exc:
+            self.errors += 1
+            if self.up:
+                log.warning("Redis latest-state write failed; keeping only the newest rows",
+                            extra={"sink": self.sink.name, "error": str(exc)})  # fmt: skip
+            self.up = False
+            return isinstance(exc, SinkRejected)  # a rejected write is not retried
+        if not self.up:
+            log.info("Redis latest-state writes resumed", extra={"sink": self.sink.name})
+        self.up = True
+        self.writes += 1
+        self.keys_written += len(latest)
+        return True
+
+    def stop(self, timeout: float) -> bool:
+        """Flush what is dirty (one last try), then end the thread."""
+        self.handoff()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self.join(timeout)
+        return not self.is_alive()
 
 
 class Delivery:
