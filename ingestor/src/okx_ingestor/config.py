@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from .rest import INST_TYPES, inst_type_of
+
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
 PUBLIC_CHANNELS = {
@@ -62,6 +64,10 @@ class Config:
     rest_url: str = "https://www.okx.com"
     rest_snapshot_after_s: float = 2.0
     rest_depth: int = 400
+    symbols: bool = True
+    symbols_refresh_min: float = 60.0
+    symbols_inst_types: list[str] = field(default_factory=list)  # [] = from instruments
+    symbols_inst_families: list[str] = field(default_factory=list)  # OPTION; [] = derived
 
     def subscriptions(self) -> dict[str, list[dict[str, str]]]:
         """URL -> subscribe args."""
@@ -70,6 +76,19 @@ class Config:
             url = self.business_url if channel in BUSINESS_CHANNELS else self.public_url
             for inst in self.instruments:
                 out.setdefault(url, []).append({"channel": channel, "instId": inst})
+        return out
+
+    def symbol_queries(self) -> list[tuple[str, str | None]]:
+        """(instType, instFamily) pairs to fetch from /api/v5/public/instruments."""
+        derived = [inst_type_of(i) for i in self.instruments]
+        types = self.symbols_inst_types or sorted({t for t, _ in derived})
+        families = self.symbols_inst_families or sorted({f for _, f in derived if f})
+        out: list[tuple[str, str | None]] = []
+        for inst_type in types:
+            if inst_type == "OPTION":
+                out.extend(("OPTION", fam) for fam in families)
+            else:
+                out.append((inst_type, None))
         return out
 
 
@@ -217,7 +236,19 @@ def parse_config(raw: Any) -> Config:
         )
     )
     r = _section(raw, "rest")
-    _check_unknown(r, {"base_url", "snapshot_after_s", "depth"}, "rest.")
+    _check_unknown(
+        r,
+        {
+            "base_url",
+            "snapshot_after_s",
+            "depth",
+            "symbols",
+            "symbols_refresh_min",
+            "symbols_inst_types",
+            "symbols_inst_families",
+        },
+        "rest.",
+    )
     c.rest_url = _get(r, "base_url", "rest.", str, c.rest_url)
     if not c.rest_url.startswith(("https://", "http://")):
         raise ConfigError("rest.base_url", f"must be an http(s) URL, got {c.rest_url!r}")
@@ -228,6 +259,7 @@ def parse_config(raw: Any) -> Config:
     c.rest_depth = _get(r, "depth", "rest.", int, c.rest_depth)
     if not 1 <= c.rest_depth <= 400:
         raise ConfigError("rest.depth", f"OKX serves 1-400 levels, got {c.rest_depth}")
+    _symbols(r, c)
     c.database = _get(raw, "database", "", str, c.database)
     c.book_levels = _get(raw, "book_levels", "", bool, c.book_levels)
     c.sinks = _sinks(_section(raw, "sinks"))
@@ -246,6 +278,36 @@ def parse_config(raw: Any) -> Config:
         _get(raw, "shutdown_timeout_s", "", float, c.shutdown_timeout_s), "shutdown_timeout_s"
     )
     return c
+
+
+def _symbols(r: dict[str, Any], c: Config) -> None:
+    """rest.symbols*: which instruments lists feed hft_data.symbols, and how often."""
+    c.symbols = _get(r, "symbols", "rest.", bool, c.symbols)
+    c.symbols_refresh_min = _positive(
+        _get(r, "symbols_refresh_min", "rest.", float, c.symbols_refresh_min),
+        "rest.symbols_refresh_min",
+    )
+    c.symbols_inst_types = _get(r, "symbols_inst_types", "rest.", list, [])
+    for i, t in enumerate(c.symbols_inst_types):
+        if t not in INST_TYPES:
+            raise ConfigError(
+                f"rest.symbols_inst_types[{i}]",
+                f"unknown instType {t!r}; known: {', '.join(INST_TYPES)}",
+            )
+    c.symbols_inst_families = _get(r, "symbols_inst_families", "rest.", list, [])
+    for i, fam in enumerate(c.symbols_inst_families):
+        if not isinstance(fam, str) or fam.count("-") != 1:
+            raise ConfigError(
+                f"rest.symbols_inst_families[{i}]",
+                f"expected an instFamily like BTC-USD, got {fam!r}",
+            )
+    types = {t for t, _ in c.symbol_queries()} | set(c.symbols_inst_types)
+    if c.symbols and "OPTION" in types and not any(t == "OPTION" for t, _ in c.symbol_queries()):
+        raise ConfigError(
+            "rest.symbols_inst_families",
+            "OKX requires instFamily for OPTION: list them (e.g. [BTC-USD]) or subscribe to "
+            "an option instrument",
+        )
 
 
 def _sinks(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -146,9 +146,37 @@ INDEX_TICKERS = Table(
     ),
 )
 
+SYMBOLS = Table(
+    "symbols",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("inst_family", "str"),
+        ("uly", "str"),
+        ("base_ccy", "str"),
+        ("quote_ccy", "str"),
+        ("settle_ccy", "str"),
+        ("ct_val", "dec"),
+        ("ct_mult", "dec"),
+        ("ct_val_ccy", "str"),
+        ("ct_type", "str"),
+        ("tick_sz", "dec"),
+        ("lot_sz", "dec"),
+        ("min_sz", "dec"),
+        ("state", "str"),
+        ("list_time", "ms"),
+        ("exp_time", "ms"),
+        ("inst_id_code", "int"),
+        ("updated_at", "us"),
+    ),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (RAW_TICKS, BOOK_L2, BBO, FUNDING_RATES, MARK_PRICES, TICKERS, INDEX_TICKERS)
-}
+    t.name: t
+    for t in (
+        RAW_TICKS, BOOK_L2, BBO, FUNDING_RATES, MARK_PRICES, TICKERS, INDEX_TICKERS, SYMBOLS,
+    )
+}  # fmt: skip
 
 
 def format_ms(ms: int) -> str:

@@ -26,7 +26,7 @@ from .books import BookState, SnapshotResult
 from .config import Config
 from .connections import ConnectionManager, RateLimiter
 from .pipeline import Pipeline
-from .rest import RestError, fetch_books_snapshot
+from .rest import RestError, fetch_books_snapshot, fetch_instruments
 from .sdnotify import sd_notify, watchdog_interval_s
 from .sinks import (
     LATEST_TABLES,
@@ -254,6 +254,14 @@ class StatsCollector(Collector):
                 shed.add_metric([name], d.spool.stats.shed_rows)
         yield sb
         yield shed
+        yield CounterMetricFamily(
+            "okx_rest_errors",
+            "Failed REST requests (books snapshots, instruments)",
+            value=s.rest_errors,
+        )
+        yield CounterMetricFamily(
+            "okx_symbol_rows", "Instrument rows fetched for hft_data.symbols", value=s.symbol_rows
+        )
         latest = s.latest
         if latest is not None:
             up.add_metric([latest.sink.name], 1.0 if latest.up else 0.0)
@@ -317,6 +325,7 @@ class Service:
         self.stopping = asyncio.Event()
         self.metrics_port: int | None = None
         self.rest_errors = 0
+        self.symbol_rows = 0
 
     def _emit(self) -> Callable[[str, tuple[object, ...]], None]:
         """What the pipeline calls per row: the batcher, plus Redis for bbo/trade rows."""
@@ -377,6 +386,7 @@ class Service:
             },
         )
         fetcher = asyncio.create_task(self._rest_snapshots())
+        symbols = asyncio.create_task(self._refresh_symbols()) if cfg.symbols else None
         watchdog = watchdog_interval_s()
         last_watchdog = 0.0
         while not self.stopping.is_set():
@@ -387,9 +397,11 @@ class Service:
             if watchdog is not None and now - last_watchdog >= watchdog:
                 sd_notify("WATCHDOG=1")
                 last_watchdog = now
-        fetcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await fetcher
+        for task in (fetcher, symbols):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         return await self.shutdown()
 
     async def _rest_snapshots(self) -> None:
@@ -427,6 +439,34 @@ class Service:
                 result = self.pipeline.rest_snapshot(book.channel, book.inst_id, snap)
                 if result is SnapshotResult.LIVE:
                     waiting_since.pop(key, None)
+
+    async def _refresh_symbols(self) -> None:
+        """/api/v5/public/instruments -> hft_data.symbols, at start and every N minutes.
+
+        One batch per (instType, instFamily) answer, through the same writer as market
+        data (ClickHouse server, chdb, JSON lines). A failed fetch is counted, logged and
+        retried at the next period; the table keeps the previous fetch.
+        """
+        cfg = self.cfg
+        table = f"{cfg.database}.symbols"
+        while True:
+            for inst_type, family in cfg.symbol_queries():
+                now_us = time.time_ns() // 1000
+                try:
+                    rows = await asyncio.to_thread(
+                        fetch_instruments, cfg.rest_url, inst_type, family, now_us
+                    )
+                except RestError as exc:
+                    self.rest_errors += 1
+                    log.warning(
+                        "instruments fetch failed; hft_data.symbols keeps the previous fetch",
+                        extra={"inst_type": inst_type, "inst_family": family, "error": str(exc)},
+                    )
+                    continue
+                if rows:
+                    self.symbol_rows += len(rows)
+                    self._deliver(Batch(table, rows, "", now_us))
+            await asyncio.sleep(cfg.symbols_refresh_min * 60)
 
     async def shutdown(self) -> int:
         """Stop reading, flush every pending row, let the writer finish within the timeout."""

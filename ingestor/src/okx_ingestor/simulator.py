@@ -16,17 +16,61 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import urllib.parse
 from dataclasses import dataclass, field
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .rest import inst_type_of
 from .synth import MarketGenerator
 
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
 FAULTS = ("disconnect", "gap", "reset", "malformed", "no_pong", "notice")
+
+
+def instrument_entry(inst_id: str, inst_type: str) -> dict[str, str]:
+    """One /api/v5/public/instruments entry as OKX documents it (values made up)."""
+    parts = inst_id.split("-")
+    base, quote = parts[0], parts[1]
+    derivative = inst_type != "SPOT"
+    return {
+        "alias": "",
+        "auctionEndTime": "",
+        "baseCcy": "" if derivative else base,
+        "category": "1",
+        "ctMult": "1" if derivative else "",
+        "ctType": "linear" if derivative and quote != "USD" else ("inverse" if derivative else ""),
+        "ctVal": ("0.01" if quote != "USD" else "100") if derivative else "",
+        "ctValCcy": (base if quote != "USD" else "USD") if derivative else "",
+        "expTime": "1743148800000" if inst_type in ("FUTURES", "OPTION") else "",
+        "instFamily": f"{base}-{quote}" if derivative else "",
+        "instId": inst_id,
+        "instIdCode": str(sum(map(ord, inst_id)) * 1000 + len(inst_id)),
+        "instType": inst_type,
+        "lever": "10",
+        "listTime": "1606468572000",
+        "lotSz": "0.00000001" if not derivative else "1",
+        "maxIcebergSz": "9999999999.0000000000000000",
+        "maxLmtAmt": "1000000",
+        "maxLmtSz": "9999999999",
+        "maxMktAmt": "1000000",
+        "maxMktSz": "",
+        "maxStopSz": "",
+        "maxTriggerSz": "9999999999.0000000000000000",
+        "maxTwapSz": "9999999999.0000000000000000",
+        "minSz": "0.00001" if not derivative else "1",
+        "optType": parts[4] if inst_type == "OPTION" else "",
+        "quoteCcy": "" if derivative else quote,
+        "ruleType": "normal",
+        "settleCcy": ("USDT" if quote != "USD" else base) if derivative else "",
+        "state": "live",
+        "stk": parts[3] if inst_type == "OPTION" else "",
+        "tickSz": "0.1",
+        "uly": f"{base}-{quote}" if derivative else "",
+    }
 
 
 @dataclass
@@ -51,6 +95,7 @@ class Simulator:
         self.ws_snapshots = ws_snapshots  # False: like OKX after the snapshot removal
         self.rest_port = 0
         self.rest_requests = 0
+        self.instruments_served = 0
         self._rest: asyncio.Server | None = None
         self.gen = MarketGenerator(inst_ids, seed=seed, depth=depth)
         self.inst_ids = set(inst_ids)
@@ -98,17 +143,13 @@ class Simulator:
     async def _rest_handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        """GET /api/v5/market/books?instId=X: the current book with its seqId."""
+        """GET /api/v5/market/books?instId=X (the current book with its seqId) and
+        GET /api/v5/public/instruments?instType=T[&instFamily=F]."""
         try:
             request = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             target = request.split(" ", 2)[1]
-            inst = target.partition("instId=")[2].partition("&")[0]
             self.rest_requests += 1
-            if not target.startswith("/api/v5/market/books") or inst not in self.inst_ids:
-                body = orjson.dumps({"code": "51001", "msg": "Instrument ID does not exist",
-                                     "data": []})  # fmt: skip
-            else:
-                body = orjson.dumps({"code": "0", "msg": "", "data": [self.gen.rest_book(inst)]})
+            body = orjson.dumps(self._rest_answer(target))
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
@@ -118,6 +159,34 @@ class Simulator:
             pass
         finally:
             writer.close()
+
+    def _rest_answer(self, target: str) -> dict[str, object]:
+        path, _, query = target.partition("?")
+        params = dict(urllib.parse.parse_qsl(query))
+        if path == "/api/v5/market/books":
+            inst = params.get("instId", "")
+            if inst not in self.inst_ids:
+                return {"code": "51001", "msg": "Instrument ID does not exist", "data": []}
+            return {"code": "0", "msg": "", "data": [self.gen.rest_book(inst)]}
+        if path == "/api/v5/public/instruments":
+            return self._instruments(params)
+        return {"code": "50030", "msg": f"No permission to use this API: {path}", "data": []}
+
+    def _instruments(self, params: dict[str, str]) -> dict[str, object]:
+        """OKX's documented shape; OPTION needs instFamily (error 51000 like OKX)."""
+        inst_type = params.get("instType", "")
+        if inst_type not in ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"):
+            return {"code": "51000", "msg": "Parameter instType error", "data": []}
+        family = params.get("instFamily")
+        if inst_type == "OPTION" and not family:
+            return {"code": "51000", "msg": "Parameter instFamily error", "data": []}
+        data = []
+        for inst in sorted(self.inst_ids):
+            kind, fam = inst_type_of(inst)
+            if kind == inst_type and (family is None or fam == family):
+                data.append(instrument_entry(inst, kind))
+        self.instruments_served += len(data)
+        return {"code": "0", "msg": "", "data": data}
 
     # -- faults --------------------------------------------------------------------
     async def disconnect_all(self) -> None:
