@@ -4,9 +4,17 @@ Plan: housekeeping "0", isolated "1", the test service tuning-probe pinned to "1
 Only net.* sysctls are applied live (they are per network namespace); vm.*, kernel.*
 and fs.* are global to the machine running the tests and are only persisted. The one
 live change made here (net.ipv4.tcp_fastopen, per namespace) is restored.
+
+NIC: the container's veth eth0 supports channels (set to rx 2 tx 2), not rings or
+coalescing (reported as unsupported). PTP: ptp4l with software timestamps and
+free_running 1 (it never adjusts the clock); no PHC, so no phc2sys. PM QoS: no
+/dev/cpu_dma_latency in a container, so the unit is only rendered, verified and enabled.
 """
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +140,138 @@ def test_expectations_are_valid_json(host, path):
     assert expected["isolated"] == "1" and expected["housekeeping"] == "0"
     assert expected["sysctl"]["vm.swappiness"]["live"] is False
     assert expected["services"] == {"tuning-probe": {"cpus": "1", "numa_policy": ""}}
+
+
+def units_verify(host, *units):
+    # --man=no: the minimal image has no man pages for Documentation=man:...
+    return host.run("systemd-analyze verify --man=no " + " ".join(units))
+
+
+def channels(host):
+    out = host.run("ethtool -l eth0").stdout
+    current = out.split("Current hardware settings:")[1]
+    return {
+        line.split(":")[0].strip(): line.split(":")[1].strip()
+        for line in current.splitlines()
+        if ":" in line
+    }
+
+
+def test_nic_channels_set_and_unsupported_settings_reported(host):
+    assert channels(host)["RX"] == "2" and channels(host)["TX"] == "2"
+    wanted = json.loads(host.file("/etc/okx-hft/nic-tuning.json").content_string)
+    assert wanted["eth0"]["channels"] == {"rx": 2, "tx": 2}
+    report = json.loads(host.check_output("/usr/local/sbin/hft-nic-tune --check --json"))
+    assert report["differs"] == [] and report["errors"] == []
+    assert sorted(report["unsupported"]) == [
+        "eth0 coalesce adaptive-rx=off",
+        "eth0 coalesce rx-usecs=0",
+        "eth0 rings rx=4096",
+    ]
+
+
+def test_nic_settings_persisted_by_a_per_device_unit(host):
+    unit = host.file("/etc/systemd/system/okx-nic-tuning@.service").content_string
+    assert "BindsTo=sys-subsystem-net-devices-%i.device" in unit
+    assert "Before=network-pre.target" in unit
+    assert "WantedBy=sys-subsystem-net-devices-%i.device" in unit
+    assert host.run("systemctl is-enabled okx-nic-tuning@eth0.service").stdout.strip() == "enabled"
+    result = units_verify(host, "okx-nic-tuning@eth0.service")
+    assert result.rc == 0, result.stderr
+
+
+def test_audit_nic_ok_na_and_drift(host):
+    statuses = {c["check"]: c["status"] for c in audit(host)[1]["checks"]}
+    assert statuses["NIC eth0 channels"] == "ok"
+    assert statuses["NIC eth0 rings"] == "n/a"
+    assert statuses["NIC eth0 coalesce"] == "n/a"
+    assert host.run("ethtool -L eth0 rx 1").rc == 0
+    try:
+        rc, report = audit(host)
+        assert rc == 1
+        (check,) = [c for c in report["checks"] if c["check"] == "NIC eth0 channels"]
+        assert check["status"] == "drift" and "rx" in check["note"], check
+    finally:
+        # What the boot unit runs: puts back only what differs.
+        fixed = json.loads(host.check_output("/usr/local/sbin/hft-nic-tune --apply --json"))
+    assert fixed["changed"] == ["eth0 channels rx=2"]
+    assert audit(host)[0] in (0, 2)
+
+
+def test_ptp4l_runs_with_software_timestamps_and_never_adjusts_the_clock(host):
+    conf = host.file("/etc/linuxptp/okx-ptp4l.conf").content_string
+    assert "time_stamping\t\tsoftware" in conf
+    assert "free_running\t\t1" in conf
+    assert "[eth0]" in conf
+    ptp4l = host.service("okx-ptp4l.service")
+    assert ptp4l.is_running and ptp4l.is_enabled
+    pid = host.check_output("systemctl show -p MainPID --value okx-ptp4l.service")
+    assert "ptp4l" in host.file(f"/proc/{pid}/cmdline").content_string
+    # ptp4l answers management queries on its socket.
+    out = host.run("pmc -u -b 0 'GET PORT_DATA_SET'").stdout
+    assert "portState" in out, out
+
+
+def test_phc2sys_skipped_without_a_phc(host):
+    assert "PTP Hardware Clock: none" in host.check_output("ethtool -T eth0")
+    phc2sys = host.service("okx-phc2sys.service")
+    assert not phc2sys.is_running and not phc2sys.is_enabled
+    unit = host.file("/etc/systemd/system/okx-phc2sys.service").content_string
+    assert "Conflicts=chrony.service" in unit
+    assert "ExecStart=/usr/sbin/phc2sys -w -s eth0 -c CLOCK_REALTIME" in unit
+    result = units_verify(host, "okx-ptp4l.service", "okx-phc2sys.service")
+    assert result.rc == 0, result.stderr
+    statuses = {c["check"]: c for c in audit(host)[1]["checks"]}
+    assert statuses["PTP ptp4l"]["status"] == "ok"
+    assert statuses["PTP phc2sys"]["status"] == "n/a"
+    # Alone on the test network, ptp4l listens or becomes master: not drift.
+    assert statuses["PTP sync"]["status"] in ("ok", "warn")
+
+
+def test_pm_qos_unit_rendered_enabled_and_skipped_here(host):
+    unit = host.file("/etc/systemd/system/okx-cpu-dma-latency.service").content_string
+    assert "ConditionPathExists=/dev/cpu_dma_latency" in unit
+    assert "exec 3>/dev/cpu_dma_latency && printf 0x00000000 >&3 && exec sleep infinity" in unit
+    assert host.service("okx-cpu-dma-latency.service").is_enabled
+    result = units_verify(host, "okx-cpu-dma-latency.service")
+    assert result.rc == 0, result.stderr
+    assert not host.file("/dev/cpu_dma_latency").exists
+    (check,) = [c for c in audit(host)[1]["checks"] if c["check"] == "PM QoS cpu_dma_latency"]
+    assert check["status"] == "n/a" and check["expected"] == "0 us"
+
+
+def converge(*extra):
+    """Run the role's configure step again against the converged host."""
+    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+    run = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(scenario / "converge.yml"),
+            "--tags",
+            "tuning_configure",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return run.stdout
+
+
+def test_a_sysctl_that_leaves_the_profile_leaves_the_file(host):
+    path = "/etc/sysctl.d/60-okx-hft.conf"
+    assert "vm.stat_interval=10" in host.file(path).content_string
+    try:
+        out = converge("-e", '{"tuning_sysctl": {"vm.stat_interval": null}}')
+        assert "changed=0" not in out
+        conf = host.file(path).content_string
+        assert "vm.stat_interval" not in conf
+        assert "vm.swappiness=10" in conf
+    finally:
+        converge()
+    assert "vm.stat_interval=10" in host.file(path).content_string
+    assert audit(host)[0] in (0, 2)
