@@ -44,6 +44,10 @@ class TemplateError(MigrationError):
     """A placeholder in a migration file has no value."""
 
 
+class VariableError(MigrationError):
+    """A variable has a value the schema cannot use (e.g. a TTL beyond DateTime's range)."""
+
+
 class ChecksumMismatchError(MigrationError):
     """An applied migration file was edited afterwards."""
 
@@ -188,6 +192,32 @@ def render(text: str, variables: Mapping[str, str], source: str = "<sql>") -> st
         )
 
     return PLACEHOLDER.sub(substitute, text)
+
+
+# ClickHouse's DateTime ends on 2106-02-07; `toDateTime(ts) + INTERVAL n DAY` past it
+# wraps around, and the TTL would then expire rows at once. From now (2026) that leaves
+# about 29,000 days.
+MAX_TTL_DAYS = 28999
+TTL_VARIABLES = ("ttl_raw_days", "ttl_agg_days")
+
+
+def check_ttl_days(variables: Mapping[str, object]) -> None:
+    """Fail, naming the variable, when a TTL in days is not 1..MAX_TTL_DAYS."""
+    for name in TTL_VARIABLES:
+        if name not in variables:
+            continue
+        raw = variables[name]
+        try:
+            days = int(str(raw).strip())
+        except ValueError:
+            raise VariableError(f"{name} must be a whole number of days, got {raw!r}") from None
+        if not 0 < days <= MAX_TTL_DAYS:
+            raise VariableError(
+                f"{name} = {days} is out of range: use 1-{MAX_TTL_DAYS} days. ClickHouse's "
+                f"DateTime ends in 2106, so a TTL of {days} days would wrap around and expire "
+                f"rows at once. Lower {name} (module option {name}, or "
+                f"clickhouse_migrate_{name} in playbooks/migrate.yml)."
+            )
 
 
 def default_variables(
@@ -541,6 +571,7 @@ def select_pending(
 
 def migrate(executor: Executor, options: Options) -> MigrationResult:
     """Apply pending migrations (or, in check mode, only report them)."""
+    check_ttl_days(options.variables)
     migrations = discover(options.path)
     book = Bookkeeping(executor, options.database)
     owner = options.owner or default_owner()

@@ -80,11 +80,15 @@ options:
     type: str
     default: hft_analytics
   ttl_raw_days:
-    description: Value of C(${ttl_raw_days}), retention of raw tables in days.
+    description:
+      - Value of C(${ttl_raw_days}), retention of raw tables in days.
+      - 1 to 28999; ClickHouse's DateTime ends in 2106, a longer TTL would wrap around.
     type: int
     default: 30
   ttl_agg_days:
-    description: Value of C(${ttl_agg_days}), retention of aggregates in days.
+    description:
+      - Value of C(${ttl_agg_days}), retention of aggregates in days.
+      - 1 to 28999, like O(ttl_raw_days).
     type: int
     default: 365
   cluster:
@@ -265,6 +269,10 @@ def diff_of(result: migrations.MigrationResult) -> dict[str, str]:
 
 def run(module: AnsibleModule) -> None:
     options = build_options(module.params, module.check_mode)
+    try:
+        migrations.check_ttl_days(options.variables)
+    except migrations.VariableError as exc:
+        module.fail_json(msg=str(exc))
     params = clickhouse.ConnectionParams.from_params(module.params)
     try:
         executor = clickhouse.connect(params)

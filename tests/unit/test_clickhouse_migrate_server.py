@@ -463,3 +463,11 @@ def test_migrate_playbook_applies_once_and_cleans_up(server, tmp_path, names):
 
     second = run_migrate_playbook(tmp_path, server, sql, names["meta"])
     assert second["Apply pending migrations"]["changed"] is False
+
+
+def test_module_refuses_a_ttl_beyond_datetime_before_connecting(server, tmp_path, names):
+    path = write_set(tmp_path / "sql", OLD_DIALECT)
+    args = {"path": str(path), "database": names["meta"], "ttl_raw_days": 29000}
+    out = run_playbook(tmp_path, server, {**args, "login_port": 1})  # nothing listens there
+    assert out["failed"] is True
+    assert out["msg"].startswith("ttl_raw_days = 29000 is out of range: use 1-28999 days")
