@@ -21,7 +21,8 @@ State machine per book (pure: no I/O; the caller fetches REST snapshots):
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_left
+from bisect import bisect_left, insort
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -94,7 +95,8 @@ class _Side:
     significant digits map to distinct floats in the same order; OKX prices have fewer.
     Should two different prices ever share a key, the exact Decimal comparison catches
     it and the book is dropped and resynchronised (BAD_LEVEL), never silently merged.
-    Keys are kept ascending; `descending` (bids) reads them from the end.
+    Keys are kept ascending in a list (bisect: a 400-level book is never re-sorted, and
+    the top 25 for the checksum are a slice); `descending` (bids) reads from the end.
     """
 
     __slots__ = ("_descending", "_keys", "_levels")
@@ -109,23 +111,34 @@ class _Side:
         self._levels.clear()
 
     def set(self, px: str, sz: str) -> None:
-        key = float(px)
-        levels = self._levels
-        old = levels.get(key)
-        if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
-            raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
-        if sz == "0" or float(sz) == 0.0:
-            if old is not None:
-                del levels[key]
-                keys = self._keys
-                del keys[bisect_left(keys, key)]
-            return
-        if old is None:
-            if key != key or key in (_INF, -_INF):
-                raise InvalidOperation(px)
-            keys = self._keys
-            keys.insert(bisect_left(keys, key), key)
-        levels[key] = (px, sz)
+        self.apply(((px, sz),))
+
+    def apply(self, levels: Sequence[Sequence[str]]) -> None:
+        """Set or delete (size 0) every level; raises InvalidOperation/ValueError/
+        IndexError/TypeError on an unusable level (the caller drops the book).
+
+        One call per side, the per-level work inlined: this is the innermost loop.
+        """
+        book = self._levels
+        keys = self._keys
+        get = book.get
+        for level in levels:
+            px = level[0]
+            sz = level[1]
+            key = float(px)
+            old = get(key)
+            if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
+                raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
+            if sz == "0" or float(sz) == 0.0:
+                if old is not None:
+                    del book[key]
+                    del keys[bisect_left(keys, key)]
+                continue
+            if old is None:
+                if key != key or key == _INF or key == -_INF:
+                    raise InvalidOperation(px)
+                insort(keys, key)
+            book[key] = (px, sz)
 
     def top(self, n: int) -> list[tuple[str, str]]:
         levels, keys = self._levels, self._keys
@@ -145,13 +158,13 @@ class _Side:
 
 def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
     """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit."""
-    parts: list[str] = []
     n = min(len(bids), len(asks))
-    for (bp, bs), (ap, as_) in zip(bids[:n], asks[:n], strict=True):
-        parts += (bp, bs, ap, as_)
-    for px, sz in bids[n:] or asks[n:]:
-        parts += (px, sz)
-    crc = zlib.crc32(":".join(parts).encode())
+    # bid, ask, bid, ask ... as flat (px, sz) pairs, built by slice assignment in C.
+    pairs: list[tuple[str, str] | None] = [None] * (2 * n)
+    pairs[0::2] = bids[:n]
+    pairs[1::2] = asks[:n]
+    pairs += bids[n:] or asks[n:]
+    crc = zlib.crc32(":".join([f"{px}:{sz}" for px, sz in pairs]).encode())  # type: ignore[misc]
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
@@ -169,6 +182,8 @@ class L2Book:
     _asks: _Side = field(default_factory=lambda: _Side(descending=False))
     _buffer: list[BookData] = field(default_factory=list)
     replayed: list[BookData] = field(default_factory=list)  # applied by feed_snapshot()
+    # The last (bid, ask) the normalizer emitted as a bbo row (it emits only changes).
+    last_top: tuple[object, object] | None = None
 
     # -- queries -------------------------------------------------------------------
     def best_bid(self) -> tuple[str, str] | None:
@@ -176,6 +191,15 @@ class L2Book:
 
     def best_ask(self) -> tuple[str, str] | None:
         return self._asks.best()
+
+    def top_of_book(self) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+        """(best bid, best ask) in one call; the level tuples are the book's own, so an
+        unchanged top compares by identity."""
+        bk, ak = self._bids._keys, self._asks._keys
+        return (
+            self._bids._levels[bk[-1]] if bk else None,
+            self._asks._levels[ak[0]] if ak else None,
+        )
 
     def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         return self._bids.top(n), self._asks.top(n)
@@ -261,8 +285,26 @@ class L2Book:
         return _SNAPSHOT
 
     def _apply_update(self, data: BookData) -> Outcome:
+        return self.update(
+            data.seq_id, data.prev_seq_id, data.bids, data.asks, data.ts, data.checksum
+        )
+
+    def update(
+        self,
+        seq: int | None,
+        prev: int | None,
+        bids: Sequence[Sequence[str]],
+        asks: Sequence[Sequence[str]],
+        ts: int,
+        checksum: int,
+    ) -> Outcome:
+        """Apply one update to a LIVE book, from its fields (no BookData on the hot path).
+
+        Callers go through apply() unless the book is LIVE and the push is an update
+        with prevSeqId != -1.
+        """
         counters = self.counters
-        seq, prev, last = data.seq_id, data.prev_seq_id, self.last_seq_id
+        last = self.last_seq_id
         outcome = _APPLIED
         if seq is not None and prev is not None and last is not None:
             if prev != last:
@@ -273,30 +315,40 @@ class L2Book:
                 self.drop()
                 return _GAP
             if seq == prev:
-                if not data.asks and not data.bids:
+                if not asks and not bids:
                     counters.heartbeats += 1
-                    self.last_ts = data.ts
+                    self.last_ts = ts
                     return _HEARTBEAT
             elif seq < prev:
                 counters.resets += 1
                 outcome = _RESET
         counters.updates += 1
-        if not self._apply_levels(data):
+        try:
+            if bids:
+                self._bids.apply(bids)
+            if asks:
+                self._asks.apply(asks)
+        except (InvalidOperation, ValueError, IndexError, TypeError):
+            counters.bad_levels += 1
+            self.drop()
             return _BAD_LEVEL
         if seq is not None:
             self.last_seq_id = seq
-        self.last_ts = data.ts
-        if not self._checksum_ok(data.checksum):
+        self.last_ts = ts
+        if checksum and self.verify_checksum:
+            if self.checksum() == checksum:
+                counters.checksum_ok += 1
+                return outcome
+            counters.checksum_failures += 1
+            self.drop()
             return _CHECKSUM_FAILED
+        counters.checksum_skipped += 1
         return outcome
 
     def _apply_levels(self, data: BookData) -> bool:
         try:
-            bids, asks = self._bids, self._asks
-            for level in data.bids:
-                bids.set(level[0], level[1])
-            for level in data.asks:
-                asks.set(level[0], level[1])
+            self._bids.apply(data.bids)
+            self._asks.apply(data.asks)
         except (InvalidOperation, ValueError, IndexError, TypeError):
             self.counters.bad_levels += 1
             self.drop()

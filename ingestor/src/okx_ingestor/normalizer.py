@@ -38,7 +38,6 @@ class Normalizer:
         self.t_funding = f"{database}.funding_rates"
         self.t_mark = f"{database}.mark_prices"
         self.t_index = f"{database}.index_tickers"
-        self._last_bbo: dict[tuple[str, str], tuple[object, ...]] = {}
 
     def trades(self, msg: TradesMsg, received_us: int) -> None:
         emit, table = self.emit, self.t_ticks
@@ -68,12 +67,11 @@ class Normalizer:
 
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:
         """Top of a live incremental book, emitted only when it changed."""
-        bid, ask = book.best_bid(), book.best_ask()
-        key = (book.channel, book.inst_id)
-        top = (bid, ask)
-        if self._last_bbo.get(key) == top:
+        top = book.top_of_book()
+        if book.last_top == top:  # the book's own level tuples: usually an identity hit
             return
-        self._last_bbo[key] = top
+        book.last_top = top
+        bid, ask = top
         self.emit(
             self.t_bbo,
             (book.inst_id, book.last_ts, book.last_seq_id or 0,

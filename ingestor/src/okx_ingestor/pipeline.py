@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .books import BookRegistry, Outcome, SnapshotResult
+from msgspec import UNSET
+
+from .books import BookRegistry, BookState, Outcome, SnapshotResult
 from .clock import WallClock
 from .decoder import (
     INCREMENTAL_BOOK_CHANNELS,
+    NUMBERS,
     BookData,
     BookMsg,
     DecodeError,
     Event,
+    FastArg,
+    FastData,
+    FastDecodeError,
+    FastFrame,
     FundingRate,
     IndexTicker,
     MarkPrice,
@@ -24,14 +31,35 @@ from .decoder import (
     Ticker,
     TradesMsg,
     decode,
+    decode_fast,
+    is_number,
 )
 from .normalizer import Emit, Normalizer
 
 log = logging.getLogger("okx_ingestor.pipeline")
 
+
+def _orders(level: Sequence[str]) -> int:
+    """numOrders of a level, 0 when absent or not an integer (as normalizer._orders)."""
+    try:
+        return int(level[3])
+    except (IndexError, ValueError, TypeError):
+        return 0
+
+
 ResyncHook = Callable[[str, str], None]
 _APPLIED, _SNAPSHOT, _RESET = Outcome.APPLIED, Outcome.SNAPSHOT, Outcome.RESET
 _GAP, _CHECKSUM_FAILED, _BAD_LEVEL = Outcome.GAP, Outcome.CHECKSUM_FAILED, Outcome.BAD_LEVEL
+_LIVE = BookState.LIVE
+_ROUTE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class _Decline(Exception):
+    """The fast path leaves this frame to decode() (raised before any state changes)."""
+
+
+_DECLINE = _Decline()  # raised often enough on odd input that one instance is worth it
+FastHandler = Callable[[FastArg, FastFrame, int], None]
 
 
 @dataclass
@@ -81,14 +109,52 @@ class Pipeline:
         self.on_resync = on_resync
         self._logged_kinds: set[str] = set()
         self._recent_trades: dict[str, tuple[dict[str, None], deque[str]]] = {}
+        books, bbo = self._fast_books, self._fast_bbo
+        self._fast: dict[str, FastHandler] = {
+            "books": books,
+            "books-l2-tbt": books,
+            "books50-l2-tbt": books,
+            "books5": bbo,
+            "bbo-tbt": bbo,
+            "trades": self._fast_trades,
+            "trades-all": self._fast_trades,
+            "tickers": self._fast_tickers,
+        }
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
-        """Decode and route one frame; never raises on bad input (it is counted)."""
+        """Decode and route one frame; never raises on bad input (it is counted).
+
+        Books, trades and tickers pushes take the fast path (typed msgspec decode, rows
+        built from it) and return None; everything else - control messages, other
+        channels, anything the fast path is unsure about - goes through decode() and
+        returns the decoded message (None for a parse error).
+        """
         stats = self.stats
         stats.messages += 1
         if received_us is None:
             received_us = self.clock.now_us()
         stats.last_received_us = received_us
+        try:
+            f = decode_fast(frame)
+        except FastDecodeError:
+            return self._process_full(frame, received_us)
+        arg = f.arg
+        if arg is None or f.data is None or f.event is not None:
+            return self._process_full(frame, received_us)
+        handler = self._fast.get(arg.channel)
+        if handler is None:
+            return self._process_full(frame, received_us)
+        try:
+            handler(arg, f, received_us)
+        except _Decline:
+            return self._process_full(frame, received_us)
+        except _ROUTE_ERRORS as exc:  # after validation: as _route's errors, counted
+            stats.data_messages -= 1
+            self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
+        return None
+
+    def _process_full(self, frame: str | bytes, received_us: int) -> Message | None:
+        stats = self.stats
         try:
             msg = decode(frame)
         except DecodeError as exc:
@@ -96,12 +162,211 @@ class Pipeline:
             return None
         try:
             self._route(msg, received_us)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except _ROUTE_ERRORS as exc:
             if isinstance(msg, BookMsg | TradesMsg | RecordsMsg):
                 stats.data_messages -= 1  # counted once, as a parse error
             self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
             return None
         return msg
+
+    # -- fast path: validate everything first (raise _DECLINE), then change state ------
+    def _fast_books(self, arg: FastArg, f: FastFrame, received_us: int) -> None:
+        """Incremental books (seqId chain, checksum): same checks as decode() + _book()."""
+        items = f.data
+        assert items is not None
+        numbers = NUMBERS
+        try:
+            for d in items:
+                ts = d.ts
+                if type(ts) is str:
+                    if not ts.isdecimal():
+                        raise _DECLINE
+                elif type(ts) is not int or ts < 0:
+                    raise _DECLINE
+                for lv in d.asks:
+                    if (lv[0] not in numbers and not is_number(lv[0])) or (
+                        lv[1] not in numbers and not is_number(lv[1])
+                    ):
+                        raise _DECLINE
+                for lv in d.bids:
+                    if (lv[0] not in numbers and not is_number(lv[0])) or (
+                        lv[1] not in numbers and not is_number(lv[1])
+                    ):
+                        raise _DECLINE
+        except IndexError:  # a level with fewer than two fields
+            raise _DECLINE from None
+        channel, inst_id, action = arg.channel, arg.instId, f.action
+        stats = self.stats
+        stats.data_messages += 1
+        stats.by_stream[(channel, inst_id)] += 1
+        book = self.books.books.get((channel, inst_id)) or self.books.get(channel, inst_id)
+        norm = self.normalizer
+        emit = norm.emit
+        for d in items:
+            ts = d.ts
+            if type(ts) is str:
+                ts = int(ts)
+            stats.last_exchange_ts = ts
+            seq, prev, bids, asks, checksum = d.seqId, d.prevSeqId, d.bids, d.asks, d.checksum
+            if action == "update" and prev != -1 and book.state is _LIVE:
+                outcome = book.update(seq, prev, bids, asks, ts, checksum)
+            else:
+                outcome = book.apply(BookData(asks, bids, ts, checksum, seq, prev), action)
+            if outcome is _APPLIED or outcome is _SNAPSHOT or outcome is _RESET:
+                if norm.book_levels:
+                    if prev is None:
+                        prev = -1 if action == "snapshot" else 0
+                    emit(
+                        norm.t_book,
+                        (inst_id, channel, action or "snapshot", ts,
+                         0 if seq is None else seq, prev, checksum, bids, asks, received_us),
+                    )  # fmt: skip
+                # normalizer.bbo_from_book, inlined: a row only when the top changed.
+                top = book.top_of_book()
+                if book.last_top != top:
+                    book.last_top = top
+                    bid, ask = top
+                    emit(
+                        norm.t_bbo,
+                        (inst_id, book.last_ts, book.last_seq_id or 0,
+                         bid[0] if bid else "0", bid[1] if bid else "0", 0,
+                         ask[0] if ask else "0", ask[1] if ask else "0", 0, received_us),
+                    )  # fmt: skip
+            elif outcome is _GAP or outcome is _CHECKSUM_FAILED or outcome is _BAD_LEVEL:
+                self._book_dropped(channel, inst_id, outcome, seq, d.prevSeqId)
+
+    def _fast_bbo(self, arg: FastArg, f: FastFrame, received_us: int) -> None:
+        """books5 / bbo-tbt: full top-of-book snapshots, one bbo row per push."""
+        items = f.data
+        assert items is not None
+        rows = [self._fast_bbo_row(arg.instId, d, received_us) for d in items]
+        stats = self.stats
+        stats.data_messages += 1
+        stats.by_stream[(arg.channel, arg.instId)] += 1
+        norm = self.normalizer
+        emit, table = norm.emit, norm.t_bbo
+        for row in rows:
+            emit(table, row)
+            stats.last_exchange_ts = row[1]  # type: ignore[assignment]
+
+    def _fast_bbo_row(self, inst_id: str, d: FastData, received_us: int) -> tuple[object, ...]:
+        ts = d.ts
+        if type(ts) is str and ts.isdecimal():
+            ts = int(ts)
+        elif type(ts) is not int or ts < 0:
+            raise _DECLINE
+        numbers = NUMBERS
+        try:
+            for lv in (*d.asks, *d.bids):
+                if (lv[0] not in numbers and not is_number(lv[0])) or (
+                    lv[1] not in numbers and not is_number(lv[1])
+                ):
+                    raise _DECLINE
+        except IndexError:
+            raise _DECLINE from None
+        b = d.bids[0] if d.bids else ("0", "0", "0", "0")
+        a = d.asks[0] if d.asks else ("0", "0", "0", "0")
+        return (inst_id, ts, d.seqId or 0, b[0], b[1], _orders(b), a[0], a[1], _orders(a),
+                received_us)  # fmt: skip
+
+    def _fast_trades(self, arg: FastArg, f: FastFrame, received_us: int) -> None:
+        """trades / trades-all: decode()'s checks, then _dedup_trades + normalizer.trades."""
+        items = f.data
+        assert items is not None
+        inst_id = arg.instId
+        numbers = NUMBERS
+        pending: list[tuple[str, tuple[object, ...]]] = []
+        for d in items:
+            tid, px, sz, side, ts = d.tradeId, d.px, d.sz, d.side, d.ts
+            if (
+                tid is None
+                or not tid.isdecimal()
+                or px is None
+                or sz is None
+                or (side != "buy" and side != "sell")
+                or type(ts) is not str
+                or not ts.isdecimal()
+                or (px not in numbers and not is_number(px))
+                or (sz not in numbers and not is_number(sz))
+            ):
+                raise _DECLINE
+            count, source = d.count, d.source
+            if count is None:
+                count = 1
+            elif type(count) is str:
+                if not count.isdecimal():
+                    raise _DECLINE
+                count = int(count)
+            if type(source) is str:
+                if not source.isdecimal():
+                    raise _DECLINE
+                source = int(source)
+            row = (inst_id if d.instId is UNSET else d.instId, int(tid), int(ts), px, sz, side,
+                   count, source or 0, d.seqId or 0, received_us)  # fmt: skip
+            pending.append((tid, row))
+        stats = self.stats
+        stats.data_messages += 1
+        key = arg.channel + inst_id
+        stats.by_stream[(arg.channel, inst_id)] += 1
+        seen = self._recent_trades.get(key)
+        if seen is None:
+            seen = self._recent_trades[key] = ({}, deque())
+        ids, order = seen
+        fresh = [p for p in pending if p[0] not in ids]  # all checked before any is added
+        stats.duplicate_trades += len(pending) - len(fresh)
+        if not fresh:
+            return
+        norm = self.normalizer
+        emit, table = norm.emit, norm.t_ticks
+        for tid, _row in fresh:
+            ids[tid] = None
+            order.append(tid)
+            if len(order) > 1024:
+                del ids[order.popleft()]
+        for _, row in fresh:
+            emit(table, row)
+        stats.last_exchange_ts = fresh[-1][1][2]  # type: ignore[assignment]
+
+    def _fast_tickers(self, arg: FastArg, f: FastFrame, received_us: int) -> None:
+        """tickers: decode()'s _ticker checks, then normalizer.ticker's row."""
+        items = f.data
+        assert items is not None
+        rows = [self._fast_ticker_row(arg.instId, d, received_us) for d in items]
+        stats = self.stats
+        stats.data_messages += 1
+        stats.by_stream[(arg.channel, arg.instId)] += 1
+        norm = self.normalizer
+        emit, table = norm.emit, norm.t_tickers
+        for row in rows:
+            emit(table, row)
+            stats.last_exchange_ts = row[2]  # type: ignore[assignment]
+
+    @staticmethod
+    def _fast_ticker_row(inst_id: str, d: FastData, received_us: int) -> tuple[object, ...]:
+        ts, last, last_sz = d.ts, d.last, d.lastSz
+        if type(ts) is str and ts.isdecimal():
+            ts = int(ts)
+        elif type(ts) is not int or ts < 0:
+            raise _DECLINE
+        numbers = NUMBERS
+        if (
+            last is None
+            or last_sz is None
+            or (last not in numbers and not is_number(last))
+            or (last_sz not in numbers and not is_number(last_sz))
+        ):
+            raise _DECLINE
+        values = (last, last_sz, d.bidPx, d.bidSz, d.askPx, d.askSz, d.open24h, d.high24h,
+                  d.low24h, d.vol24h, d.volCcy24h)  # fmt: skip
+        for v in values:  # optional: None or "" -> None, else a number
+            if v is not None and v not in numbers and v != "" and not is_number(v):
+                raise _DECLINE
+        _, _, bid_px, bid_sz, ask_px, ask_sz, open24h, high24h, low24h, vol, vol_ccy = (
+            v or None for v in values
+        )
+        return (inst_id if d.instId is UNSET else d.instId,
+                "" if d.instType is UNSET else d.instType, ts, last, last_sz, bid_px, bid_sz,
+                ask_px, ask_sz, open24h, high24h, low24h, vol, vol_ccy, received_us)  # fmt: skip
 
     def _parse_error(self, kind: str, detail: str) -> None:
         stats = self.stats
@@ -188,18 +453,23 @@ class Pipeline:
                 norm.book_message(msg, data, received_us)
                 norm.bbo_from_book(book, received_us)
             elif outcome is _GAP or outcome is _CHECKSUM_FAILED or outcome is _BAD_LEVEL:
-                log.warning(
-                    "book dropped, resynchronising",
-                    extra={
-                        "inst_id": msg.inst_id,
-                        "channel": msg.channel,
-                        "reason": outcome.value,
-                        "seq_id": data.seq_id,
-                        "prev_seq_id": data.prev_seq_id,
-                    },
-                )
-                if self.on_resync is not None:
-                    self.on_resync(msg.channel, msg.inst_id)
+                self._book_dropped(msg.channel, msg.inst_id, outcome, data.seq_id, data.prev_seq_id)
+
+    def _book_dropped(
+        self, channel: str, inst_id: str, outcome: Outcome, seq: int | None, prev: int | None
+    ) -> None:
+        log.warning(
+            "book dropped, resynchronising",
+            extra={
+                "inst_id": inst_id,
+                "channel": channel,
+                "reason": outcome.value,
+                "seq_id": seq,
+                "prev_seq_id": prev,
+            },
+        )
+        if self.on_resync is not None:
+            self.on_resync(channel, inst_id)
 
     def rest_snapshot(self, channel: str, inst_id: str, snap: BookData) -> SnapshotResult:
         """Feed a REST snapshot to a buffering book; rows for it and the replayed updates."""
