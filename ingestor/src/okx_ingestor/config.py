@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,12 +327,61 @@ def _sinks(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
         key = required.get(name)
         if key is not None and not settings.get(key):
             raise ConfigError(f"sinks.{name}.{key}", "required")
+        if name == "kafka":
+            _kafka(settings)
         if name == "clickhouse" and "port" in settings:
             port = settings["port"]
             if not isinstance(port, int) or not 0 < port < 65536:
                 raise ConfigError("sinks.clickhouse.port", f"expected 1-65535, got {port!r}")
         out[name] = settings
     return out
+
+
+KAFKA_KEYS = {
+    "bootstrap_servers", "topic_prefix", "client_id", "acks", "idempotence", "compression",
+    "linger_ms", "flush_timeout_s", "config",
+}  # fmt: skip
+_TOPIC_CHARS = re.compile(r"^[A-Za-z0-9._-]*$")
+_HOST_PORT = re.compile(r"^[^\s,:]+:\d{1,5}$")
+
+
+def _kafka(k: dict[str, Any]) -> None:
+    """sinks.kafka: checked here so a typo fails at start, not at the first batch."""
+    p = "sinks.kafka."
+    _check_unknown(k, KAFKA_KEYS, p)
+    servers = k["bootstrap_servers"]
+    listed = servers.split(",") if isinstance(servers, str) else servers
+    if not isinstance(listed, list) or not all(
+        isinstance(h, str) and _HOST_PORT.match(h.strip()) for h in listed
+    ):
+        raise ConfigError(
+            f"{p}bootstrap_servers", f"expected host:port[,host:port], got {servers!r}"
+        )
+    prefix = _get(k, "topic_prefix", p, str, "okx.")
+    if not _TOPIC_CHARS.match(prefix) or len(prefix) > 200:
+        raise ConfigError(
+            f"{p}topic_prefix",
+            f"Kafka topics allow A-Z a-z 0-9 . _ - (at most 200 here), got {prefix!r}",
+        )
+    acks = k.get("acks", "all")
+    if str(acks) not in ("0", "1", "-1", "all"):
+        raise ConfigError(f"{p}acks", f"expected 0, 1, -1 or all, got {acks!r}")
+    if _get(k, "idempotence", p, bool, True) and str(acks) not in ("all", "-1"):
+        raise ConfigError(
+            f"{p}acks", "idempotence (the default) needs acks: all; or set idempotence: false"
+        )
+    compression = _get(k, "compression", p, str, "lz4")
+    if compression not in ("none", "gzip", "snappy", "lz4", "zstd"):
+        raise ConfigError(f"{p}compression", "choose none, gzip, snappy, lz4 or zstd")
+    if _get(k, "linger_ms", p, int, 5) < 0:
+        raise ConfigError(f"{p}linger_ms", "must be >= 0")
+    _positive(_get(k, "flush_timeout_s", p, float, 10.0), f"{p}flush_timeout_s")
+    extra = _get(k, "config", p, dict, {})
+    for key, value in extra.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float | bool):
+            raise ConfigError(
+                f"{p}config.{key}", "librdkafka settings are scalars (see its CONFIGURATION.md)"
+            )
 
 
 def load_config(path: Path) -> Config:

@@ -34,6 +34,7 @@ from .sinks import (
     ClickHouseSink,
     Delivery,
     JsonLinesSink,
+    KafkaSink,
     RedisLatestSink,
     RedisLatestWriter,
     Sink,
@@ -75,6 +76,8 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
         elif name == "jsonl":
             sink = JsonLinesSink(Path(settings["path"]))
             durable = False
+        elif name == "kafka":
+            sink = KafkaSink(settings)
         else:
             raise RuntimeError(
                 f"sink {name!r} is not built into this version; remove sinks.{name} from the config"

@@ -366,6 +366,125 @@ class RedisLatestSink:
         self._redis.close()
 
 
+# Table -> OKX channel, for one Kafka topic per channel. book_l2 rows carry their channel
+# (books, books-l2-tbt, books50-l2-tbt); bbo rows do not (yet), so they share "bbo".
+KAFKA_CHANNELS = {
+    "raw_ticks": "trades",
+    "bbo": "bbo",
+    "tickers": "tickers",
+    "funding_rates": "funding-rate",
+    "mark_prices": "mark-price",
+    "index_tickers": "index-tickers",
+    "symbols": "instruments",
+}
+# librdkafka errors a retry cannot fix: the batch is dead-lettered instead of spooled.
+_KAFKA_PERMANENT = frozenset(
+    {"MSG_SIZE_TOO_LARGE", "INVALID_MSG", "INVALID_MSG_SIZE", "TOPIC_AUTHORIZATION_FAILED",
+     "TOPIC_EXCEPTION", "INVALID_RECORD", "_MSG_SIZE_TOO_LARGE", "_INVALID_ARG"}
+)  # fmt: skip
+
+
+def kafka_topic(prefix: str, spec: Table, row: tuple[object, ...]) -> str:
+    """`<prefix><channel>`: one topic per OKX channel."""
+    if spec.name == "book_l2":
+        return f"{prefix}{row[1]}"
+    return f"{prefix}{KAFKA_CHANNELS[spec.name]}"
+
+
+def kafka_messages(prefix: str, batch: Batch) -> list[tuple[str, bytes, bytes]]:
+    """(topic, key = instId, value = the row as JSON, as in replay) per row of a batch."""
+    spec = _spec(batch, "kafka")
+    out = []
+    try:
+        for row in batch.rows:
+            value = row_to_json(spec, row)
+            out.append((kafka_topic(prefix, spec, row), str(row[0]).encode(), orjson.dumps(value)))
+    except (TypeError, ValueError, IndexError, KeyError, orjson.JSONEncodeError) as exc:
+        raise SinkRejected(f"rows of {batch.table} malformed: {exc}", "kafka encode") from exc
+    return out
+
+
+def kafka_producer_config(settings: dict[str, Any]) -> dict[str, object]:
+    """librdkafka settings from sinks.kafka (validated by config.py)."""
+    servers = settings["bootstrap_servers"]
+    conf: dict[str, object] = {
+        "bootstrap.servers": servers if isinstance(servers, str) else ",".join(servers),
+        "client.id": settings.get("client_id", "okx-ingestor"),
+        "acks": str(settings.get("acks", "all")),
+        "enable.idempotence": bool(settings.get("idempotence", True)),
+        "compression.type": settings.get("compression", "lz4"),
+        "linger.ms": int(settings.get("linger_ms", 5)),
+    }
+    conf.update(settings.get("config") or {})
+    return conf
+
+
+class KafkaSink:
+    """One topic per channel (`<topic_prefix><channel>`), key = instId, value = row JSON.
+
+    write() produces the whole batch and waits for the broker's acknowledgements
+    (`flush_timeout_s`): a batch is stored or it raises, so the spool can hold it while
+    Kafka is down. Delivery is at-least-once: a batch re-sent after a partial failure
+    may repeat rows; consumers deduplicate by (topic, key, ts/trade_id).
+    """
+
+    name = "kafka"
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        producer_factory: Callable[[dict[str, object]], Any] | None = None,
+    ) -> None:
+        if producer_factory is None:
+            try:
+                from confluent_kafka import Producer
+            except ImportError as exc:
+                raise RuntimeError(
+                    "the kafka sink needs confluent-kafka: pip install 'okx-hft-ingestor[kafka]'"
+                ) from exc
+            producer_factory = Producer
+        self.prefix = str(settings.get("topic_prefix", "okx."))
+        self.flush_timeout_s = float(settings.get("flush_timeout_s", 10))
+        self._producer = producer_factory(kafka_producer_config(settings))
+
+    def write(self, batch: Batch) -> None:
+        messages = kafka_messages(self.prefix, batch)
+        errors: list[Any] = []
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                errors.append(err)
+
+        producer = self._producer
+        for topic, key, value in messages:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+            except BufferError:  # local queue full: wait for room, then retry once
+                producer.flush(self.flush_timeout_s)
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+            producer.poll(0)
+        remaining = producer.flush(self.flush_timeout_s)
+        if errors:
+            raise _kafka_error(errors[0], len(errors), batch.table)
+        if remaining:
+            raise SinkUnavailable(
+                f"Kafka did not acknowledge {remaining} messages of {batch.table} within "
+                f"{self.flush_timeout_s} s: check sinks.kafka.bootstrap_servers and the brokers"
+            )
+
+    def close(self) -> None:
+        self._producer.flush(self.flush_timeout_s)
+
+
+def _kafka_error(err: Any, count: int, table: str) -> SinkUnavailable | SinkRejected:
+    name = err.name() if hasattr(err, "name") else str(err)
+    text = f"Kafka refused {count} messages of {table}: {err}"
+    fatal = bool(err.fatal()) if hasattr(err, "fatal") else False
+    if fatal or name in _KAFKA_PERMANENT:
+        return SinkRejected(text, f"kafka {name}")
+    return SinkUnavailable(text)
+
+
 class RedisLatestWriter(threading.Thread):
     """Latest BBO / last trade per instrument to Redis, per message, off the event loop.
 
