@@ -89,7 +89,42 @@ def _simulate(args: argparse.Namespace) -> int:
             return 2
         faults.append((kind, float(period)))
     instruments = args.instruments.split(",")
-    asyncio.run(run_simulator(instruments, args.rate, args.port, faults, not args.no_ws_snapshots))
+    asyncio.run(
+        run_simulator(
+            instruments, args.rate, args.port, faults, not args.no_ws_snapshots, args.rest_port
+        )
+    )
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    """One SQL statement against an embedded ClickHouse (chdb) directory."""
+    path = Path(args.chdb)
+    if not path.is_dir():
+        sys.stderr.write(f"okx-ingestor: no chdb directory at {path}\n")
+        return 2
+    try:
+        from chdb import session
+    except ImportError:
+        sys.stderr.write(
+            "okx-ingestor: query needs chdb-core: pip install 'okx-hft-ingestor[chdb]'\n"
+        )
+        return 2
+    try:
+        sess = session.Session(str(path))
+    except Exception as exc:  # chdb: one process per directory
+        sys.stderr.write(
+            f"okx-ingestor: cannot open {path}: {exc}\n(stop the instance that writes it "
+            "first: chdb allows one process per directory)\n"
+        )
+        return 1
+    try:
+        sys.stdout.write(str(sess.query(args.sql, args.format)))
+    except Exception as exc:
+        sys.stderr.write(f"okx-ingestor: query failed: {exc}\n")
+        return 1
+    finally:
+        sess.close()
     return 0
 
 
@@ -120,7 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no books snapshot after subscribe (clients must use the REST endpoint)",
     )
+    p.add_argument(
+        "--rest-port", type=int, default=0, help="REST (books, instruments) port; 0 = any free"
+    )
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser(
+        "query", help="run SQL on a chdb directory (stop the instance writing it first)"
+    )
+    p.add_argument("--chdb", required=True, help="the chdb sink's path")
+    p.add_argument("--format", default="TSV", help="ClickHouse output format (TSV, JSON, ...)")
+    p.add_argument("sql")
+    p.set_defaults(func=_query)
 
     p = sub.add_parser("replay", help="run recorded raw OKX messages through the pipeline")
     p.add_argument("--input", required=True, help="JSON lines of raw OKX WebSocket messages")

@@ -91,9 +91,10 @@ class Simulator:
         seed: int = 7,
         depth: int = 50,
         ws_snapshots: bool = True,
+        rest_port: int = 0,
     ) -> None:
         self.ws_snapshots = ws_snapshots  # False: like OKX after the snapshot removal
-        self.rest_port = 0
+        self.rest_port = rest_port
         self.rest_requests = 0
         self.instruments_served = 0
         self._rest: asyncio.Server | None = None
@@ -348,9 +349,10 @@ async def run_simulator(
     port: int,
     faults: list[tuple[str, float]],
     ws_snapshots: bool = True,
+    rest_port: int = 0,
 ) -> None:
     """Serve until cancelled; apply each (fault, period_s) every period."""
-    sim = Simulator(inst_ids, rate=rate, port=port, ws_snapshots=ws_snapshots)
+    sim = Simulator(inst_ids, rate=rate, port=port, ws_snapshots=ws_snapshots, rest_port=rest_port)
     await sim.start()
     log.info("simulator listening", extra={"url": sim.url})
     print(
