@@ -240,6 +240,30 @@ def test_pm_qos_unit_rendered_enabled_and_skipped_here(host):
     assert check["status"] == "n/a" and check["expected"] == "0 us"
 
 
+def test_cgroup_partition_dropins_loaded_and_pinned_service_outside(host):
+    for unit, section in [
+        ("system.slice", "Slice"),
+        ("user.slice", "Slice"),
+        ("init.scope", "Scope"),
+    ]:
+        conf = host.file(f"/etc/systemd/system/{unit}.d/60-okx-hft-cpus.conf").content_string
+        assert f"[{section}]\nAllowedCPUs=0\n" in conf
+        # systemd loaded the drop-in (also for the init.scope scope unit).
+        assert host.check_output(f"systemctl show -p AllowedCPUs --value {unit}") == "0"
+    result = units_verify(host, "okx-pinned.slice", "system.slice", "user.slice")
+    assert result.rc == 0, result.stderr
+    dropin = host.file("/etc/systemd/system/tuning-probe.service.d/60-cpu-affinity.conf")
+    assert "Slice=okx-pinned.slice" in dropin.content_string
+    probe = "systemctl show -p Slice --value tuning-probe.service"
+    assert host.check_output(probe) == "okx-pinned.slice"
+    checks = {c["check"]: c for c in audit(host)[1]["checks"]}
+    # cgroup v1/hybrid (this test machine): systemd ignores AllowedCPUs -> n/a.
+    unified = host.file("/sys/fs/cgroup/cgroup.controllers").exists
+    for unit in ("system.slice", "user.slice", "init.scope"):
+        check = checks[f"cgroup {unit} AllowedCPUs"]
+        assert check["status"] == ("ok" if unified else "n/a"), check
+
+
 def converge(*extra):
     """Run the role's configure step again against the converged host."""
     scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
