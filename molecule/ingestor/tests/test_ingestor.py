@@ -1,8 +1,8 @@
 """What a user relies on after the ingestor role, on a 2-CPU systemd container.
 
 Two instances read the local simulator (okx-simulator.service): `a` (BTC-USDT, ETH-USDT;
-JSON lines + Redis) pinned to CPU 1 and `b` (BTC-USDT-SWAP; JSON lines) pinned to CPU 0,
-as the scenario's tuning_cpu_plan says. OKX itself is not reachable here.
+JSON lines + Redis) pinned to CPU 1 and `b` (BTC-USDT-SWAP; JSON lines + chdb) pinned to
+CPU 0, as the scenario's tuning_cpu_plan says. OKX itself is not reachable here.
 """
 
 import json
@@ -95,6 +95,35 @@ def test_redis_gets_latest_trade_and_bbo(host):
     assert not any("SWAP" in k for k in keys())  # instance b has no Redis sink
     price = host.run("redis-cli HGET okx:trade:BTC-USDT price").stdout.strip()
     assert re.fullmatch(r"[0-9]+(\.[0-9]+)?", price)
+
+
+def metric(host, port, name, labels=""):
+    series = re.escape(name + ("{" + labels + "}" if labels else ""))
+    match = re.search(rf"^{series} ([0-9.e+]+)$", metrics(host, port), re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_chdb_sink_stores_rows_and_symbols(host):
+    """b's chdb sink: rows acknowledged (metrics), then read back with the instance stopped
+    (chdb allows one process per directory), then b runs again."""
+    port = INSTANCES["b"][0]
+    assert wait_for(lambda: metric(host, port, "okx_sink_rows_total", 'sink="chdb"') > 0)
+    assert metric(host, port, "okx_sink_up", 'sink="chdb"') == 1.0
+    assert wait_for(lambda: metric(host, port, "okx_symbol_rows_total") >= 1)
+    assert host.run(f"systemctl stop {unit('b')}").rc == 0
+    try:
+        query = (
+            f"runuser -u okx-ingestor -- {BIN} query --chdb {STATE}/b/chdb "
+            "\"SELECT (SELECT count() FROM hft_data.raw_ticks WHERE inst_id = 'BTC-USDT-SWAP'),"
+            " (SELECT any(inst_type) FROM hft_data.symbols WHERE inst_id = 'BTC-USDT-SWAP')\""
+        )
+        out = host.run(query)
+        assert out.rc == 0, out.stderr
+        trades, inst_type = out.stdout.split()
+        assert int(trades) > 0 and inst_type == "SWAP"
+    finally:
+        host.run(f"systemctl start {unit('b')}")
+    assert wait_for(lambda: messages_total(host, port) > 0, timeout=60)
 
 
 @pytest.mark.parametrize("name", INSTANCES)
