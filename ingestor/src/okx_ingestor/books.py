@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from itertools import chain
 
 from .decoder import BookData
 
@@ -140,6 +141,27 @@ class _Side:
                 insort(keys, key)
             book[key] = (px, sz)
 
+    def load(self, levels: Sequence[Sequence[str]]) -> None:
+        """A whole snapshot into an empty side: apply()'s rules, but the keys are sorted
+        once at the end (C timsort) instead of 400 bisect insertions."""
+        book = self._levels
+        get = book.get
+        for level in levels:
+            px = level[0]
+            sz = level[1]
+            key = float(px)
+            old = get(key)
+            if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
+                raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
+            if sz == "0" or float(sz) == 0.0:
+                if old is not None:
+                    del book[key]
+                continue
+            if old is None and (key != key or key == _INF or key == -_INF):
+                raise InvalidOperation(px)
+            book[key] = (px, sz)
+        self._keys = sorted(book)
+
     def top(self, n: int) -> list[tuple[str, str]]:
         levels, keys = self._levels, self._keys
         if self._descending:
@@ -164,7 +186,8 @@ def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> in
     pairs[0::2] = bids[:n]
     pairs[1::2] = asks[:n]
     pairs += bids[n:] or asks[n:]
-    crc = zlib.crc32(":".join([f"{px}:{sz}" for px, sz in pairs]).encode())  # type: ignore[misc]
+    # "px:sz:px:sz...": one join over the flattened pairs, no per-level string.
+    crc = zlib.crc32(":".join(chain.from_iterable(pairs)).encode())  # type: ignore[arg-type]
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
@@ -208,7 +231,11 @@ class L2Book:
         return len(self._bids), len(self._asks)
 
     def checksum(self) -> int:
-        return okx_checksum(self._bids.top(CHECKSUM_DEPTH), self._asks.top(CHECKSUM_DEPTH))
+        bids, asks = self._bids, self._asks
+        return okx_checksum(
+            list(map(bids._levels.__getitem__, bids._keys[: -CHECKSUM_DEPTH - 1 : -1])),
+            list(map(asks._levels.__getitem__, asks._keys[:CHECKSUM_DEPTH])),
+        )
 
     @property
     def buffered(self) -> int:
@@ -346,9 +373,10 @@ class L2Book:
         return outcome
 
     def _apply_levels(self, data: BookData) -> bool:
+        """A snapshot's levels into the (cleared) sides."""
         try:
-            self._bids.apply(data.bids)
-            self._asks.apply(data.asks)
+            self._bids.load(data.bids)
+            self._asks.load(data.asks)
         except (InvalidOperation, ValueError, IndexError, TypeError):
             self.counters.bad_levels += 1
             self.drop()

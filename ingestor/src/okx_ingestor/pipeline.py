@@ -33,6 +33,7 @@ from .decoder import (
     decode,
     decode_fast,
     is_number,
+    levels_ok,
 )
 from .normalizer import Emit, Normalizer
 
@@ -58,8 +59,9 @@ class _Decline(Exception):
     """The fast path leaves this frame to decode() (raised before any state changes)."""
 
 
-_DECLINE = _Decline()  # raised often enough on odd input that one instance is worth it
-FastHandler = Callable[[FastArg, FastFrame, int], None]
+# A fresh instance per raise: a shared one would keep its last traceback, and with it
+# the frames and the Pipeline, alive (and frozen for good by service.tune_gc).
+_DECLINE = _Decline
 
 
 @dataclass
@@ -109,17 +111,6 @@ class Pipeline:
         self.on_resync = on_resync
         self._logged_kinds: set[str] = set()
         self._recent_trades: dict[str, tuple[dict[str, None], deque[str]]] = {}
-        books, bbo = self._fast_books, self._fast_bbo
-        self._fast: dict[str, FastHandler] = {
-            "books": books,
-            "books-l2-tbt": books,
-            "books50-l2-tbt": books,
-            "books5": bbo,
-            "bbo-tbt": bbo,
-            "trades": self._fast_trades,
-            "trades-all": self._fast_trades,
-            "tickers": self._fast_tickers,
-        }
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
         """Decode and route one frame; never raises on bad input (it is counted).
@@ -141,11 +132,11 @@ class Pipeline:
         arg = f.arg
         if arg is None or f.data is None or f.event is not None:
             return self._process_full(frame, received_us)
-        handler = self._fast.get(arg.channel)
+        handler = _FAST_HANDLERS.get(arg.channel)
         if handler is None:
             return self._process_full(frame, received_us)
         try:
-            handler(arg, f, received_us)
+            handler(self, arg, f, received_us)
         except _Decline:
             return self._process_full(frame, received_us)
         except _ROUTE_ERRORS as exc:  # after validation: as _route's errors, counted
@@ -175,26 +166,25 @@ class Pipeline:
         items = f.data
         assert items is not None
         numbers = NUMBERS
-        try:
-            for d in items:
-                ts = d.ts
-                if type(ts) is str:
-                    if not ts.isdecimal():
-                        raise _DECLINE
-                elif type(ts) is not int or ts < 0:
+        for d in items:
+            ts = d.ts
+            if type(ts) is str:
+                if not ts.isdecimal():
                     raise _DECLINE
-                for lv in d.asks:
-                    if (lv[0] not in numbers and not is_number(lv[0])) or (
-                        lv[1] not in numbers and not is_number(lv[1])
-                    ):
-                        raise _DECLINE
-                for lv in d.bids:
-                    if (lv[0] not in numbers and not is_number(lv[0])) or (
-                        lv[1] not in numbers and not is_number(lv[1])
-                    ):
-                        raise _DECLINE
-        except IndexError:  # a level with fewer than two fields
-            raise _DECLINE from None
+            elif type(ts) is not int or ts < 0:
+                raise _DECLINE
+            # decode()'s _levels() checks, inlined (books updates carry 1-30 levels, so a
+            # call per side costs more than it saves); Level guarantees four strings.
+            for px, sz, _, _ in d.asks:
+                if (px not in numbers and not is_number(px)) or (
+                    sz not in numbers and not is_number(sz)
+                ):
+                    raise _DECLINE
+            for px, sz, _, _ in d.bids:
+                if (px not in numbers and not is_number(px)) or (
+                    sz not in numbers and not is_number(sz)
+                ):
+                    raise _DECLINE
         channel, inst_id, action = arg.channel, arg.instId, f.action
         stats = self.stats
         stats.data_messages += 1
@@ -255,15 +245,8 @@ class Pipeline:
             ts = int(ts)
         elif type(ts) is not int or ts < 0:
             raise _DECLINE
-        numbers = NUMBERS
-        try:
-            for lv in (*d.asks, *d.bids):
-                if (lv[0] not in numbers and not is_number(lv[0])) or (
-                    lv[1] not in numbers and not is_number(lv[1])
-                ):
-                    raise _DECLINE
-        except IndexError:
-            raise _DECLINE from None
+        if not levels_ok(d.asks) or not levels_ok(d.bids):
+            raise _DECLINE
         b = d.bids[0] if d.bids else ("0", "0", "0", "0")
         a = d.asks[0] if d.asks else ("0", "0", "0", "0")
         return (inst_id, ts, d.seqId or 0, b[0], b[1], _orders(b), a[0], a[1], _orders(a),
@@ -516,3 +499,18 @@ class Pipeline:
             "book_bad_levels": b.bad_levels,
             "rest_snapshots": dict(sorted(s.rest_snapshots.items())),
         }
+
+
+# channel -> fast handler. Plain functions, not bound methods stored on the instance:
+# those would make every Pipeline a reference cycle that only the cyclic GC can free.
+FastHandler = Callable[[Pipeline, FastArg, FastFrame, int], None]
+_FAST_HANDLERS: dict[str, FastHandler] = {
+    "books": Pipeline._fast_books,
+    "books-l2-tbt": Pipeline._fast_books,
+    "books50-l2-tbt": Pipeline._fast_books,
+    "books5": Pipeline._fast_bbo,
+    "bbo-tbt": Pipeline._fast_bbo,
+    "trades": Pipeline._fast_trades,
+    "trades-all": Pipeline._fast_trades,
+    "tickers": Pipeline._fast_tickers,
+}
