@@ -174,3 +174,37 @@ def test_chdb_type_error_is_dead_lettered(tmp_path: Path) -> None:
         assert sink.query("SELECT count() FROM hft_data.raw_ticks").strip() == "1"
     finally:
         sink.close()
+
+
+class BuggySink(ScriptedSink):
+    def write(self, b: Batch) -> None:
+        if b.table.endswith(".bug"):
+            raise KeyError("a bug in the sink")
+        super().write(b)
+
+
+def test_unexpected_sink_error_is_dead_lettered_not_fatal(tmp_path: Path) -> None:
+    sink = BuggySink()
+    d = Delivery(sink, Spool(tmp_path / "x"), DeadLetter(tmp_path / "dl"))
+    d.submit(batch("db.bug", [(1,)]))
+    d.submit(batch("db.ok", [(2,)]))
+    assert d.dead_letter_batches == 1 and len(sink.stored) == 1
+
+
+def test_unwritable_dead_letter_counts_the_loss_and_goes_on(tmp_path: Path) -> None:
+    sink = ScriptedSink()
+    dead = DeadLetter(tmp_path / "dl")
+    d = Delivery(sink, Spool(tmp_path / "x"), dead)
+    dead.dir.rmdir()  # e.g. removed by hand while running
+    d.submit(batch("db.bad", [(1,)]))
+    d.submit(batch("db.ok", [(2,)]))
+    assert (d.dead_letter_batches, dead.written, dead.dropped) == (1, 0, 1)
+    assert len(sink.stored) == 1
+
+
+def test_same_batch_rejected_twice_is_kept_once(tmp_path: Path) -> None:
+    dead = DeadLetter(tmp_path / "dl")
+    b = batch("db.bad", [(1,)])
+    assert dead.put(b, sink="s", kind="k", error="e", now_us=0)
+    assert dead.put(b, sink="s", kind="k", error="e", now_us=1)
+    assert dead.written == 2 and len(list(dead.dir.glob("*.json"))) == 1

@@ -139,3 +139,17 @@ def test_redis_down_keeps_newest_rows_counts_errors_then_catches_up(tmp_path: Pa
         writer.stop(5)
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_malformed_row_is_counted_and_the_writer_lives_on(redis_server: str) -> None:
+    writer = RedisLatestWriter(RedisLatestSink(redis_server, prefix="malformed"))
+    writer.start()
+    writer.mark("raw_ticks", ("BTC-USDT", 1))  # too short for raw_ticks
+    deadline = time.monotonic() + 10
+    while writer.errors == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.mark("raw_ticks", trade(5))
+    while writer.writes == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.errors == 1 and writer.writes == 1 and writer.is_alive()
+    assert writer.stop(5)

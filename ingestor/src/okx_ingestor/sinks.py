@@ -561,7 +561,12 @@ class RedisLatestWriter(threading.Thread):
             backoff = min(backoff * 2, 5.0)
 
     def _send(self, work: dict[tuple[str, str], tuple[str, tuple[object, ...]]]) -> bool:
-        latest = dict(self.sink.key_and_mapping(short, row) for short, row in work.values())
+        try:
+            latest = dict(self.sink.key_and_mapping(short, row) for short, row in work.values())
+        except (TypeError, ValueError, IndexError, KeyError) as exc:  # a malformed row
+            self.errors += 1
+            log.error("latest-state rows malformed; dropped", extra={"error": str(exc)})
+            return True
         try:
             self.sink.write_latest(latest)
         except (SinkUnavailable, SinkRejected) as exc:
@@ -653,15 +658,14 @@ class Delivery:
             self._reject(batch, exc)
             return True
         except SinkUnavailable as exc:
-            self.failures += 1
-            self.retry_at = time.monotonic() + self.retry_s
-            self.retry_s = min(self.retry_s * 2, self.max_retry_s)
-            if self.up:
-                log.warning(
-                    "sink down; spooling", extra={"sink": self.sink.name, "error": str(exc)}
-                )
-            self.up = False
+            self._down(exc)
             return False
+        except Exception as exc:  # a bug in a sink must not kill the writer thread
+            kind = f"{self.sink.name} unexpected {type(exc).__name__}"
+            if kind not in self._logged_kinds:
+                log.exception("unexpected sink error", extra={"sink": self.sink.name})
+            self._reject(batch, SinkRejected(f"{kind}: {exc}", kind))
+            return True
         if not self.up:
             log.info("sink back", extra={"sink": self.sink.name})
         self.up = True
@@ -669,6 +673,14 @@ class Delivery:
         self.delivered_batches += 1
         self.delivered_rows += len(batch.rows)
         return True
+
+    def _down(self, exc: SinkUnavailable) -> None:
+        self.failures += 1
+        self.retry_at = time.monotonic() + self.retry_s
+        self.retry_s = min(self.retry_s * 2, self.max_retry_s)
+        if self.up:
+            log.warning("sink down; spooling", extra={"sink": self.sink.name, "error": str(exc)})
+        self.up = False
 
     def _reject(self, batch: Batch, exc: SinkRejected) -> None:
         """A permanent failure: keep the batch aside, count it, log each kind once."""
@@ -678,13 +690,20 @@ class Delivery:
         self.dead_letter_rows += len(batch.rows)
         stored = False
         if self.dead_letter is not None:
-            stored = self.dead_letter.put(
-                batch,
-                sink=self.sink.name,
-                kind=exc.kind,
-                error=str(exc),
-                now_us=time.time_ns() // 1000,
-            )
+            try:
+                stored = self.dead_letter.put(
+                    batch,
+                    sink=self.sink.name,
+                    kind=exc.kind,
+                    error=str(exc),
+                    now_us=time.time_ns() // 1000,
+                )
+            except (OSError, TypeError, ValueError) as err:  # disk full, unencodable rows
+                self.dead_letter.dropped += 1
+                log.error(
+                    "cannot write the dead-letter file; batch lost",
+                    extra={"sink": self.sink.name, "token": batch.token, "error": str(err)},
+                )
         if exc.kind not in self._logged_kinds:
             self._logged_kinds.add(exc.kind)
             where = str(self.dead_letter.dir) if stored and self.dead_letter else "nowhere (full)"

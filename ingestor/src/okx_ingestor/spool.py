@@ -270,7 +270,8 @@ class DeadLetter:
         """Store one rejected batch; False when it was dropped because the directory is full."""
         token = batch.ensure_token()
         path = self.dir / f"{token}.json"
-        if path.exists():
+        if path.exists():  # the same batch rejected again (e.g. after a restart): kept once
+            self.written += 1
             return True
         body = orjson.dumps(
             {
