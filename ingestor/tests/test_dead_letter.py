@@ -208,3 +208,33 @@ def test_same_batch_rejected_twice_is_kept_once(tmp_path: Path) -> None:
     assert dead.put(b, sink="s", kind="k", error="e", now_us=0)
     assert dead.put(b, sink="s", kind="k", error="e", now_us=1)
     assert dead.written == 2 and len(list(dead.dir.glob("*.json"))) == 1
+
+
+def test_cli_lists_and_requeues_dead_letters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from okx_ingestor.cli import main
+
+    spool_dir = tmp_path / "spool"
+    conf = tmp_path / "c.yaml"
+    conf.write_text(
+        f"instruments: [BTC-USDT]\nspool: {{dir: {spool_dir}}}\n"
+        "sinks: {clickhouse: {host: 127.0.0.1}, jsonl: {path: /tmp/x.jsonl}}\n"
+    )
+    bad = batch("hft_data.raw_ticks", [TICK])
+    DeadLetter(spool_dir / "clickhouse.dead-letter").put(
+        bad, sink="clickhouse", kind="clickhouse code 60", error="no table", now_us=0
+    )
+    assert main(["dead-letter", "--config", str(conf)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    listed = orjson.loads(line)
+    assert (listed["sink"], listed["kind"], listed["rows"]) == (
+        "clickhouse",
+        "clickhouse code 60",
+        1,
+    )
+    assert main(["dead-letter", "--config", str(conf), "--requeue"]) == 0
+    assert orjson.loads(capsys.readouterr().out) == {"sink": "clickhouse", "requeued": 1}
+    assert not list((spool_dir / "clickhouse.dead-letter").glob("*.json"))
+    (again,) = list(Spool(spool_dir / "clickhouse").peek())
+    assert again.token == bad.token and again.rows == [TICK]

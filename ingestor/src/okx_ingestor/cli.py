@@ -97,6 +97,42 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letter(args: argparse.Namespace) -> int:
+    """List (or requeue into the spool) the batches sinks rejected for good."""
+    import orjson
+
+    from .config import ConfigError, load_config
+    from .spool import DeadLetter, Spool
+
+    try:
+        cfg = load_config(Path(args.config))
+    except ConfigError as exc:
+        sys.stderr.write(f"okx-ingestor: {exc}\n")
+        return 2
+    names = [args.sink] if args.sink else [n for n in cfg.sinks if n not in ("redis", "jsonl")]
+    for name in names:
+        directory = cfg.spool_dir / f"{name}.dead-letter"
+        if not directory.is_dir():
+            continue
+        dead = DeadLetter(directory, max_bytes=cfg.dead_letter_max_bytes)
+        if args.requeue:
+            moved = dead.requeue(Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes))
+            sys.stdout.write(orjson.dumps({"sink": name, "requeued": moved}).decode() + "\n")
+            continue
+        for path, record in dead.entries():
+            batch = record.get("batch") or {}
+            line = {
+                "sink": name,
+                "file": str(path),
+                "table": record.get("table"),
+                "kind": record.get("kind"),
+                "rows": len(batch.get("rows", [])) if isinstance(batch, dict) else 0,
+                "error": record.get("error"),
+            }
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return 0
+
+
 def _query(args: argparse.Namespace) -> int:
     """One SQL statement against an embedded ClickHouse (chdb) directory."""
     path = Path(args.chdb)
@@ -159,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rest-port", type=int, default=0, help="REST (books, instruments) port; 0 = any free"
     )
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser(
+        "dead-letter",
+        help="list the batches sinks rejected for good; --requeue moves them back to the spool",
+    )
+    p.add_argument("--config", required=True)
+    p.add_argument("--sink", help="only this sink (default: every spooled sink)")
+    p.add_argument(
+        "--requeue",
+        action="store_true",
+        help="after fixing the cause, append them to the spool again (stop the instance first)",
+    )
+    p.set_defaults(func=_dead_letter)
 
     p = sub.add_parser(
         "query", help="run SQL on a chdb directory (stop the instance writing it first)"

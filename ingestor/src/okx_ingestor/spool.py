@@ -304,3 +304,24 @@ class DeadLetter:
         self.bytes += len(body)
         self.written += 1
         return True
+
+    def entries(self) -> Iterator[tuple[Path, dict[str, object]]]:
+        """(file, record) of every dead-lettered batch, oldest first."""
+        files = sorted(self.dir.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+        for path in files:
+            yield path, orjson.loads(path.read_bytes())
+
+    def requeue(self, spool: Spool) -> int:
+        """Move every dead-lettered batch back into `spool` (same dedup token, so a batch
+        that did reach the table is not stored twice). Run it with the instance stopped:
+        the spool has one writer."""
+        moved = 0
+        for path, record in self.entries():
+            batch = Batch.decode(orjson.dumps(record["batch"]))
+            if not spool.append(batch):
+                raise RuntimeError(f"the spool at {spool.dir} is full; {path} was kept")
+            size = path.stat().st_size
+            path.unlink()
+            self.bytes = max(0, self.bytes - size)
+            moved += 1
+        return moved
