@@ -35,7 +35,7 @@ from .decoder import (
     is_number,
     levels_ok,
 )
-from .normalizer import Emit, Normalizer
+from .normalizer import Emit, Normalizer, Row
 
 log = logging.getLogger("okx_ingestor.pipeline")
 
@@ -110,7 +110,8 @@ class Pipeline:
             self.normalizer = Normalizer(emit, database=database, book_levels=book_levels)
         self.on_resync = on_resync
         self._logged_kinds: set[str] = set()
-        self._recent_trades: dict[str, tuple[dict[str, None], deque[str]]] = {}
+        # (channel, instId) -> recent tradeIds (dict for lookup, deque for eviction order)
+        self._recent_trades: dict[tuple[str, str], tuple[dict[str, None], deque[str]]] = {}
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
         """Decode and route one frame; never raises on bad input (it is counted).
@@ -188,8 +189,9 @@ class Pipeline:
         channel, inst_id, action = arg.channel, arg.instId, f.action
         stats = self.stats
         stats.data_messages += 1
-        stats.by_stream[(channel, inst_id)] += 1
-        book = self.books.books.get((channel, inst_id)) or self.books.get(channel, inst_id)
+        key = (channel, inst_id)
+        stats.by_stream[key] += 1
+        book = self.books.books.get(key) or self.books.get(channel, inst_id)
         norm = self.normalizer
         emit = norm.emit
         for d in items:
@@ -257,40 +259,14 @@ class Pipeline:
         items = f.data
         assert items is not None
         inst_id = arg.instId
-        numbers = NUMBERS
-        pending: list[tuple[str, tuple[object, ...]]] = []
-        for d in items:
-            tid, px, sz, side, ts = d.tradeId, d.px, d.sz, d.side, d.ts
-            if (
-                tid is None
-                or not tid.isdecimal()
-                or px is None
-                or sz is None
-                or (side != "buy" and side != "sell")
-                or type(ts) is not str
-                or not ts.isdecimal()
-                or (px not in numbers and not is_number(px))
-                or (sz not in numbers and not is_number(sz))
-            ):
-                raise _DECLINE
-            count, source = d.count, d.source
-            if count is None:
-                count = 1
-            elif type(count) is str:
-                if not count.isdecimal():
-                    raise _DECLINE
-                count = int(count)
-            if type(source) is str:
-                if not source.isdecimal():
-                    raise _DECLINE
-                source = int(source)
-            row = (inst_id if d.instId is UNSET else d.instId, int(tid), int(ts), px, sz, side,
-                   count, source or 0, d.seqId or 0, received_us)  # fmt: skip
-            pending.append((tid, row))
+        if len(items) == 1:  # the usual push: no list, no comprehension
+            pending: Sequence[tuple[str, Row]] = (_trade_row(inst_id, items[0], received_us),)
+        else:
+            pending = [_trade_row(inst_id, d, received_us) for d in items]
         stats = self.stats
         stats.data_messages += 1
-        key = arg.channel + inst_id
-        stats.by_stream[(arg.channel, inst_id)] += 1
+        key = (arg.channel, inst_id)
+        stats.by_stream[key] += 1
         seen = self._recent_trades.get(key)
         if seen is None:
             seen = self._recent_trades[key] = ({}, deque())
@@ -299,13 +275,13 @@ class Pipeline:
         stats.duplicate_trades += len(pending) - len(fresh)
         if not fresh:
             return
-        norm = self.normalizer
-        emit, table = norm.emit, norm.t_ticks
         for tid, _row in fresh:
             ids[tid] = None
             order.append(tid)
             if len(order) > 1024:
                 del ids[order.popleft()]
+        norm = self.normalizer
+        emit, table = norm.emit, norm.t_ticks
         for _, row in fresh:
             emit(table, row)
         stats.last_exchange_ts = fresh[-1][1][2]  # type: ignore[assignment]
@@ -314,42 +290,16 @@ class Pipeline:
         """tickers: decode()'s _ticker checks, then normalizer.ticker's row."""
         items = f.data
         assert items is not None
-        rows = [self._fast_ticker_row(arg.instId, d, received_us) for d in items]
+        inst_id = arg.instId
+        rows = [_ticker_row(inst_id, d, received_us) for d in items]
         stats = self.stats
         stats.data_messages += 1
-        stats.by_stream[(arg.channel, arg.instId)] += 1
+        stats.by_stream[(arg.channel, inst_id)] += 1
         norm = self.normalizer
         emit, table = norm.emit, norm.t_tickers
         for row in rows:
             emit(table, row)
             stats.last_exchange_ts = row[2]  # type: ignore[assignment]
-
-    @staticmethod
-    def _fast_ticker_row(inst_id: str, d: FastData, received_us: int) -> tuple[object, ...]:
-        ts, last, last_sz = d.ts, d.last, d.lastSz
-        if type(ts) is str and ts.isdecimal():
-            ts = int(ts)
-        elif type(ts) is not int or ts < 0:
-            raise _DECLINE
-        numbers = NUMBERS
-        if (
-            last is None
-            or last_sz is None
-            or (last not in numbers and not is_number(last))
-            or (last_sz not in numbers and not is_number(last_sz))
-        ):
-            raise _DECLINE
-        values = (last, last_sz, d.bidPx, d.bidSz, d.askPx, d.askSz, d.open24h, d.high24h,
-                  d.low24h, d.vol24h, d.volCcy24h)  # fmt: skip
-        for v in values:  # optional: None or "" -> None, else a number
-            if v is not None and v not in numbers and v != "" and not is_number(v):
-                raise _DECLINE
-        _, _, bid_px, bid_sz, ask_px, ask_sz, open24h, high24h, low24h, vol, vol_ccy = (
-            v or None for v in values
-        )
-        return (inst_id if d.instId is UNSET else d.instId,
-                "" if d.instType is UNSET else d.instType, ts, last, last_sz, bid_px, bid_sz,
-                ask_px, ask_sz, open24h, high24h, low24h, vol, vol_ccy, received_us)  # fmt: skip
 
     def _parse_error(self, kind: str, detail: str) -> None:
         stats = self.stats
@@ -385,9 +335,10 @@ class Pipeline:
 
     def _dedup_trades(self, msg: TradesMsg) -> bool:
         """Drop trades already seen (two sockets overlap during a 64008 hand-over)."""
-        seen = self._recent_trades.get(msg.channel + msg.inst_id)
+        key = (msg.channel, msg.inst_id)
+        seen = self._recent_trades.get(key)
         if seen is None:
-            seen = self._recent_trades[msg.channel + msg.inst_id] = ({}, deque())
+            seen = self._recent_trades[key] = ({}, deque())
         ids, order = seen
         fresh = [t for t in msg.trades if t.trade_id not in ids]
         if len(fresh) != len(msg.trades):
@@ -499,6 +450,65 @@ class Pipeline:
             "book_bad_levels": b.bad_levels,
             "rest_snapshots": dict(sorted(s.rest_snapshots.items())),
         }
+
+
+def _trade_row(inst_id: str, d: FastData, received_us: int) -> tuple[str, Row]:
+    """(tradeId, raw_ticks row) after decode()'s _trade checks; _DECLINE otherwise."""
+    tid, px, sz, side, ts = d.tradeId, d.px, d.sz, d.side, d.ts
+    numbers = NUMBERS
+    if (
+        tid is None
+        or not tid.isdecimal()
+        or px is None
+        or sz is None
+        or (side != "buy" and side != "sell")
+        or type(ts) is not str
+        or not ts.isdecimal()
+        or (px not in numbers and not is_number(px))
+        or (sz not in numbers and not is_number(sz))
+    ):
+        raise _DECLINE
+    count, source = d.count, d.source
+    if count is None:
+        count = 1
+    elif type(count) is str:
+        if not count.isdecimal():
+            raise _DECLINE
+        count = int(count)
+    if type(source) is str:
+        if not source.isdecimal():
+            raise _DECLINE
+        source = int(source)
+    return tid, (inst_id if d.instId is UNSET else d.instId, int(tid), int(ts), px, sz, side,
+                 count, source or 0, d.seqId or 0, received_us)  # fmt: skip
+
+
+def _ticker_row(inst_id: str, d: FastData, received_us: int) -> Row:
+    """A tickers row after decode()'s _ticker checks; _DECLINE otherwise."""
+    ts, last, last_sz = d.ts, d.last, d.lastSz
+    if type(ts) is str and ts.isdecimal():
+        ts = int(ts)
+    elif type(ts) is not int or ts < 0:
+        raise _DECLINE
+    numbers = NUMBERS
+    if (
+        last is None
+        or last_sz is None
+        or (last not in numbers and not is_number(last))
+        or (last_sz not in numbers and not is_number(last_sz))
+    ):
+        raise _DECLINE
+    # Row order: bid px/sz, ask px/sz, open, high, low, vol24h, volCcy24h.
+    opt: tuple[str | None, ...] = (d.bidPx, d.bidSz, d.askPx, d.askSz, d.open24h, d.high24h,
+                                   d.low24h, d.vol24h, d.volCcy24h)  # fmt: skip
+    if not numbers.issuperset(opt):  # a new number, "" or None: field by field
+        for v in opt:
+            if v and v not in numbers and not is_number(v):
+                raise _DECLINE
+        opt = tuple([v or None for v in opt])  # decode()'s _opt_num: "" -> None
+    return (inst_id if d.instId is UNSET else d.instId,
+            "" if d.instType is UNSET else d.instType, ts, last, last_sz, *opt,
+            received_us)  # fmt: skip
 
 
 # channel -> fast handler. Plain functions, not bound methods stored on the instance:
