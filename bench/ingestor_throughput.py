@@ -255,6 +255,20 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
     }
 
 
+def backlog_subprocess(messages: int, tmp: Path) -> dict[str, Any]:
+    """run_backlog in a fresh interpreter: its RSS is then the backlog's alone, not what
+    the allocator kept from the throughput runs above (freed tuples on CPython's free
+    lists pin whole arenas until a full collection)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--only-backlog", str(tmp / "spool"), "--messages",
+         str(messages)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=200_000)
@@ -263,6 +277,7 @@ def main() -> int:
     ap.add_argument("--cryptofeed-python", help="interpreter with cryptofeed installed")
     ap.add_argument("--only-cryptofeed", help=argparse.SUPPRESS)
     ap.add_argument("--checksum", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--only-backlog", help=argparse.SUPPRESS)
     args = ap.parse_args()
     pin(args.cpu)
     if args.only_cryptofeed:
@@ -271,6 +286,12 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "ingestor" / "src"))
+    if args.only_backlog:
+        from okx_ingestor.synth import MarketGenerator
+
+        mixed = MarketGenerator(INSTRUMENTS, seed=11, depth=400).stream(args.messages)
+        print(json.dumps(run_backlog(mixed, Path(args.only_backlog))))
+        return 0
     from okx_ingestor.decoder import JSON_LIBRARY
 
     global tune_gc
@@ -326,7 +347,7 @@ def main() -> int:
                     print(f"ratio ours/{key}: {row[f'ratio_vs_{key}']}x")
             if not cf_python:
                 print("cryptofeed: not installed here; pass --cryptofeed-python")
-        backlog = run_backlog(streams["mixed"], Path(tmp) / "spool")
+        backlog = backlog_subprocess(args.messages, Path(tmp))
     results["backlog"] = backlog
     print(f"\n== backlog (sink down, writer queue 8 batches, spool on disk): {backlog}")
     print("\n" + json.dumps(results))
