@@ -1,0 +1,133 @@
+"""The pipeline's fast path (msgspec structs -> rows) must be invisible: for any input,
+the rows and the summary are exactly those of the decode() path it falls back to."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from okx_ingestor import pipeline as pipeline_module
+from okx_ingestor.pipeline import Pipeline
+from okx_ingestor.synth import MarketGenerator
+
+INSTS = ["BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP"]
+
+
+def run(messages: list[str], fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """Rows and summary as JSON (tuples and lists compare equal there, as in the sinks)."""
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(pipeline_module, "_FAST_HANDLERS", {})
+        rows: list[object] = []
+        p = Pipeline(lambda t, r: rows.append((t, r)))
+        for i, raw in enumerate(messages):
+            p.process(raw, received_us=1_700_000_000_000_000 + i)
+    return json.dumps(rows), json.dumps(p.summary(), sort_keys=True)
+
+
+def mixed_stream() -> list[str]:
+    gen = MarketGenerator(INSTS, seed=5, depth=60)
+    rng = random.Random(3)
+    out = gen.snapshots()
+    for _ in range(3000):
+        inst = rng.choice(INSTS)
+        r = rng.random()
+        if r < 0.02:
+            gen.inject_gap(inst)
+        elif r < 0.04:
+            gen.inject_reset(inst)
+        elif r < 0.07:
+            out.append(gen.heartbeat(inst))
+        elif r < 0.08:
+            out.append(gen.snapshot(inst))
+        elif r < 0.09:
+            out.append(rng.choice(["pong", '{"event":"error","code":"60012","msg":"x"}']))
+        out.append(gen.next_message())
+    return out
+
+
+# Odd but often valid variants: each must give decode()'s answer, whichever path takes it.
+VARIANTS = [
+    ('"count":"1"', '"count":1'),
+    ('"source":"0"', '"source":0'),
+    ('"tickers"', '"index-tickers"'),
+    (',"0","1"]', "]"),  # two-field levels
+    ('"books"', '"books5"'),
+    ('"books"', '"bbo-tbt"'),
+    ('"trades"', '"trades-all"'),
+    ('"0.1"', '"1e5"'),
+    ('"5"', '"-5"'),
+    ('"instType":"SPOT",', ""),
+    ('"instType":"SPOT"', '"instType":null'),
+    ('"action":"update",', ""),
+    ('"action":"update"', '"action":5'),
+    ('"seqId":', '"seqId":1e3,"x":'),
+    ('"1"]', '"x"]'),
+    ('"sell"', '"SELL"'),
+    ("]]", '],["1.","2","0","1"]]'),
+    ("]]", '],["\u0661\u0662","2","0","1"]]'),
+    ('"tradeId":"', '"tradeId":"0'),
+    ('"checksum":0', '"checksum":12345'),
+    ('"checksum":0', '"checksum":true'),
+    ('"ts":"', '"ts":"-'),
+    ('"asks":[', '"asks":null,"a":['),
+    ('"lastSz":"0.1"', '"lastSz":""'),
+    ('"askPx":', '"askPx":"","b":'),
+    ('"prevSeqId":', '"prevSeqId":99999999999999999999,"p":'),
+]
+
+
+def test_fast_path_matches_decode_path_on_mixed_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    messages = mixed_stream()
+    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+
+
+def test_fast_path_matches_decode_path_on_2022_recording(
+    recording_2022: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = recording_2022 * 2
+    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+
+
+@pytest.mark.parametrize(("old", "new"), VARIANTS)
+def test_fast_path_matches_decode_path_on_variants(
+    old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = mixed_stream()[:600]
+    messages = base[:3] + [m.replace(old, new) for m in base[3:]]
+    assert messages != base or old not in "".join(base)
+    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+
+
+def test_fast_path_matches_decode_path_on_corrupted_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(11)
+    base = mixed_stream()
+    messages = base[:3]
+    for raw in base[3:]:
+        chars = list(raw)
+        for _ in range(rng.randint(0, 2)):
+            chars[rng.randrange(len(chars))] = rng.choice('{}[]":,0123456789.-e ')
+        messages.append("".join(chars))
+    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+
+
+def test_books_trades_tickers_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparisons above are only meaningful if the fast path is actually taken."""
+    full_calls: list[str | bytes] = []
+    original = Pipeline._process_full
+
+    def counting(self: Pipeline, frame: str | bytes, received_us: int) -> object:
+        full_calls.append(frame)
+        return original(self, frame, received_us)
+
+    monkeypatch.setattr(Pipeline, "_process_full", counting)
+    gen = MarketGenerator(INSTS, seed=1, depth=50)
+    messages = gen.stream(2000)
+    p = Pipeline(lambda t, r: None)
+    for raw in messages:
+        p.process(raw)
+    assert full_calls == []
+    assert p.stats.data_messages == len(messages)
