@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from itertools import chain
+from operator import itemgetter
 
 from .decoder import BookData
 
 CHECKSUM_DEPTH = 25
+_PX_SZ = itemgetter(0, 1)  # a stored level -> (px, sz)
+_NO_LEVEL = ("0", "0")  # an empty side, as the bbo row writes it
 _INF = float("inf")
 DEFAULT_BUFFER_LIMIT = 10_000
 
@@ -89,7 +92,10 @@ class BookCounters:
 
 
 class _Side:
-    """One side of the book: price key -> (price str, size str), exact strings kept.
+    """One side of the book: price key -> the level as OKX sent it, exact strings kept.
+
+    The level object itself is stored (a decoded [px, sz, ...] tuple or list), not a new
+    (px, sz) pair: one allocation less per level, and it is alive anyway in the row.
 
     The key is float(price), used only to order and find levels (hashing and comparing
     floats is several times cheaper than Decimal). Distinct decimal prices of up to 15
@@ -105,7 +111,7 @@ class _Side:
     def __init__(self, descending: bool) -> None:
         self._descending = descending
         self._keys: list[float] = []
-        self._levels: dict[float, tuple[str, str]] = {}
+        self._levels: dict[float, Sequence[str]] = {}
 
     def clear(self) -> None:
         self._keys.clear()
@@ -139,7 +145,7 @@ class _Side:
                 if key != key or key == _INF or key == -_INF:
                     raise InvalidOperation(px)
                 insort(keys, key)
-            book[key] = (px, sz)
+            book[key] = level
 
     def load(self, levels: Sequence[Sequence[str]]) -> None:
         """A whole snapshot into an empty side: apply()'s rules, but the keys are sorted
@@ -159,20 +165,20 @@ class _Side:
                 continue
             if old is None and (key != key or key == _INF or key == -_INF):
                 raise InvalidOperation(px)
-            book[key] = (px, sz)
+            book[key] = level
         self._keys = sorted(book)
 
     def top(self, n: int) -> list[tuple[str, str]]:
-        levels, keys = self._levels, self._keys
-        if self._descending:
-            return [levels[k] for k in keys[: -n - 1 : -1]]
-        return [levels[k] for k in keys[:n]]
+        """The best `n` levels as (px, sz), best first."""
+        keys = self._keys[: -n - 1 : -1] if self._descending else self._keys[:n]
+        return list(map(_PX_SZ, map(self._levels.__getitem__, keys)))
 
     def best(self) -> tuple[str, str] | None:
         keys = self._keys
         if not keys:
             return None
-        return self._levels[keys[-1] if self._descending else keys[0]]
+        level = self._levels[keys[-1] if self._descending else keys[0]]
+        return level[0], level[1]
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -191,7 +197,7 @@ def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> in
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
-@dataclass
+@dataclass(slots=True)  # slots: attribute access on the per-update path
 class L2Book:
     inst_id: str
     channel: str = "books"
@@ -205,8 +211,8 @@ class L2Book:
     _asks: _Side = field(default_factory=lambda: _Side(descending=False))
     _buffer: list[BookData] = field(default_factory=list)
     replayed: list[BookData] = field(default_factory=list)  # applied by feed_snapshot()
-    # The last (bid, ask) the normalizer emitted as a bbo row (it emits only changes).
-    last_top: tuple[object, object] | None = None
+    # The last top_of_book() emitted as a bbo row (the normalizer emits only changes).
+    last_top: tuple[str, str, str, str] | None = None
 
     # -- queries -------------------------------------------------------------------
     def best_bid(self) -> tuple[str, str] | None:
@@ -215,14 +221,13 @@ class L2Book:
     def best_ask(self) -> tuple[str, str] | None:
         return self._asks.best()
 
-    def top_of_book(self) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
-        """(best bid, best ask) in one call; the level tuples are the book's own, so an
-        unchanged top compares by identity."""
+    def top_of_book(self) -> tuple[str, str, str, str]:
+        """(bid px, bid sz, ask px, ask sz), "0" for an empty side, in one call. The
+        strings are the book's own, so an unchanged top compares by identity."""
         bk, ak = self._bids._keys, self._asks._keys
-        return (
-            self._bids._levels[bk[-1]] if bk else None,
-            self._asks._levels[ak[0]] if ak else None,
-        )
+        bid = self._bids._levels[bk[-1]] if bk else _NO_LEVEL
+        ask = self._asks._levels[ak[0]] if ak else _NO_LEVEL
+        return bid[0], bid[1], ask[0], ask[1]
 
     def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         return self._bids.top(n), self._asks.top(n)
@@ -231,11 +236,7 @@ class L2Book:
         return len(self._bids), len(self._asks)
 
     def checksum(self) -> int:
-        bids, asks = self._bids, self._asks
-        return okx_checksum(
-            list(map(bids._levels.__getitem__, bids._keys[: -CHECKSUM_DEPTH - 1 : -1])),
-            list(map(asks._levels.__getitem__, asks._keys[:CHECKSUM_DEPTH])),
-        )
+        return okx_checksum(self._bids.top(CHECKSUM_DEPTH), self._asks.top(CHECKSUM_DEPTH))
 
     @property
     def buffered(self) -> int:

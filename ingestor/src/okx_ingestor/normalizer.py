@@ -68,15 +68,14 @@ class Normalizer:
     def bbo_from_book(self, book: L2Book, received_us: int) -> None:
         """Top of a live incremental book, emitted only when it changed."""
         top = book.top_of_book()
-        if book.last_top == top:  # the book's own level tuples: usually an identity hit
+        if book.last_top == top:  # the book's own strings: usually an identity hit
             return
         book.last_top = top
-        bid, ask = top
+        bid_px, bid_sz, ask_px, ask_sz = top
         self.emit(
             self.t_bbo,
-            (book.inst_id, book.last_ts, book.last_seq_id or 0,
-             bid[0] if bid else "0", bid[1] if bid else "0", 0,
-             ask[0] if ask else "0", ask[1] if ask else "0", 0, received_us),
+            (book.inst_id, book.last_ts, book.last_seq_id or 0, bid_px, bid_sz, 0, ask_px,
+             ask_sz, 0, received_us),
         )  # fmt: skip
 
     def bbo_from_snapshot(self, msg: BookMsg, data: BookData, received_us: int) -> None:

@@ -217,12 +217,11 @@ class Pipeline:
                 top = book.top_of_book()
                 if book.last_top != top:
                     book.last_top = top
-                    bid, ask = top
+                    bid_px, bid_sz, ask_px, ask_sz = top
                     emit(
                         norm.t_bbo,
-                        (inst_id, book.last_ts, book.last_seq_id or 0,
-                         bid[0] if bid else "0", bid[1] if bid else "0", 0,
-                         ask[0] if ask else "0", ask[1] if ask else "0", 0, received_us),
+                        (inst_id, book.last_ts, book.last_seq_id or 0, bid_px, bid_sz, 0,
+                         ask_px, ask_sz, 0, received_us),
                     )  # fmt: skip
             elif outcome is _GAP or outcome is _CHECKSUM_FAILED or outcome is _BAD_LEVEL:
                 self._book_dropped(channel, inst_id, outcome, seq, d.prevSeqId)
