@@ -64,7 +64,7 @@ class _Decline(Exception):
 _DECLINE = _Decline
 
 
-@dataclass
+@dataclass(slots=True)  # slots: several attribute writes per message
 class PipelineStats:
     messages: int = 0
     data_messages: int = 0
