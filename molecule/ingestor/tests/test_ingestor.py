@@ -2,7 +2,8 @@
 
 Two instances read the local simulator (okx-simulator.service): `a` (BTC-USDT, ETH-USDT;
 JSON lines + Redis) pinned to CPU 1 and `b` (BTC-USDT-SWAP; JSON lines + chdb) pinned to
-CPU 0, as the scenario's tuning_cpu_plan says. OKX itself is not reachable here.
+CPU 0, as the scenario's tuning_cpu_plan says; b also has a kafka sink without a broker.
+OKX itself is not reachable here.
 """
 
 import json
@@ -124,6 +125,18 @@ def test_chdb_sink_stores_rows_and_symbols(host):
     finally:
         host.run(f"systemctl start {unit('b')}")
     assert wait_for(lambda: messages_total(host, port) > 0, timeout=60)
+
+
+def test_kafka_sink_without_broker_spools_and_the_rest_flows(host):
+    """b's kafka sink has no broker (none installable here): the extra is installed, the
+    sink runs under the hardened unit, reports down and spools; chdb keeps receiving."""
+    port = INSTANCES["b"][0]
+    assert host.run("/opt/okx-ingestor/venv/bin/python -c 'import confluent_kafka'").rc == 0
+    assert wait_for(lambda: metric(host, port, "okx_spool_bytes", 'sink="kafka"') > 0)
+    # up starts at 1 in a new process (b was just restarted) until its first write fails
+    assert wait_for(lambda: metric(host, port, "okx_sink_up", 'sink="kafka"') == 0.0, timeout=30)
+    before = metric(host, port, "okx_sink_rows_total", 'sink="chdb"')
+    assert wait_for(lambda: metric(host, port, "okx_sink_rows_total", 'sink="chdb"') > before)
 
 
 @pytest.mark.parametrize("name", INSTANCES)
