@@ -26,13 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from itertools import chain
 from operator import itemgetter
 
 from .decoder import BookData
 
 CHECKSUM_DEPTH = 25
 _PX_SZ = itemgetter(0, 1)  # a stored level -> (px, sz)
+_PX, _SZ = itemgetter(0), itemgetter(1)
 _NO_LEVEL = ("0", "0")  # an empty side, as the bbo row writes it
 _INF = float("inf")
 DEFAULT_BUFFER_LIMIT = 10_000
@@ -184,16 +184,22 @@ class _Side:
         return len(self._keys)
 
 
-def okx_checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
-    """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit."""
+def okx_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
+    """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit.
+
+    Levels are (px, sz, ...) sequences; fields after the size are ignored.
+    """
     n = min(len(bids), len(asks))
-    # bid, ask, bid, ask ... as flat (px, sz) pairs, built by slice assignment in C.
-    pairs: list[tuple[str, str] | None] = [None] * (2 * n)
-    pairs[0::2] = bids[:n]
-    pairs[1::2] = asks[:n]
-    pairs += bids[n:] or asks[n:]
-    # "px:sz:px:sz...": one join over the flattened pairs, no per-level string.
-    crc = zlib.crc32(":".join(chain.from_iterable(pairs)).encode())  # type: ignore[arg-type]
+    # bid, ask, bid, ask ... then the longer side's rest: built by slice assignment (C).
+    levels: list[Sequence[str] | None] = [None] * (2 * n)
+    levels[0::2] = bids[:n]
+    levels[1::2] = asks[:n]
+    levels += bids[n:] or asks[n:]
+    # "px:sz:px:sz...": one join over a flat list of the strings; no string per level.
+    flat: list[str | None] = [None] * (2 * len(levels))
+    flat[0::2] = map(_PX, levels)
+    flat[1::2] = map(_SZ, levels)
+    crc = zlib.crc32(":".join(flat).encode())  # type: ignore[arg-type]
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
@@ -236,7 +242,11 @@ class L2Book:
         return len(self._bids), len(self._asks)
 
     def checksum(self) -> int:
-        return okx_checksum(self._bids.top(CHECKSUM_DEPTH), self._asks.top(CHECKSUM_DEPTH))
+        bids, asks = self._bids, self._asks
+        return okx_checksum(  # the stored levels themselves: no (px, sz) copies
+            list(map(bids._levels.__getitem__, bids._keys[: -CHECKSUM_DEPTH - 1 : -1])),
+            list(map(asks._levels.__getitem__, asks._keys[:CHECKSUM_DEPTH])),
+        )
 
     @property
     def buffered(self) -> int:
