@@ -35,6 +35,10 @@ def sql_columns() -> dict[str, dict[str, str]]:
                     name, _, definition = line.partition(" ")
                     cols[name] = definition
             out[m.group(1)] = cols
+        # Columns added later by a migration: ALTER TABLE ... ADD COLUMN IF NOT EXISTS.
+        for m in re.finditer(r"ALTER TABLE \$\{db_data\}\.(\w+)[^;]*?ADD COLUMN IF NOT EXISTS"
+                             r" (\w+) ([^;]*?)(?: AFTER \w+)?;", text, re.S):  # fmt: skip
+            out[m.group(1)][m.group(2)] = m.group(3).strip()
     return out
 
 

@@ -89,6 +89,9 @@ def test_replay_counts_gaps_resets_and_parse_errors(tmp_path: Path) -> None:
     assert summary["book_heartbeats"] == 1 and summary["book_resyncs"] == 1
     assert summary["parse_errors"] == 1 and summary["error_codes"] == {"60018": 1}
     assert summary["rows"]["hft_data.bbo"] == 3
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    bbo = [line["row"] for line in lines if line["table"] == "hft_data.bbo"]
+    assert [row["channel"] for row in bbo] == ["books"] * 3, "bbo rows name their channel"
 
 
 def test_resync_hook_called_on_gap() -> None:

@@ -75,7 +75,7 @@ class Normalizer:
         self.emit(
             self.t_bbo,
             (book.inst_id, book.last_ts, book.last_seq_id or 0, bid_px, bid_sz, 0, ask_px,
-             ask_sz, 0, received_us),
+             ask_sz, 0, received_us, book.channel),
         )  # fmt: skip
 
     def bbo_from_snapshot(self, msg: BookMsg, data: BookData, received_us: int) -> None:
@@ -85,7 +85,7 @@ class Normalizer:
         self.emit(
             self.t_bbo,
             (msg.inst_id, data.ts, data.seq_id or 0, b[0], b[1], _orders([list(b)])[0],
-             a[0], a[1], _orders([list(a)])[0], received_us),
+             a[0], a[1], _orders([list(a)])[0], received_us, msg.channel),
         )  # fmt: skip
 
     def ticker(self, r: Ticker, received_us: int) -> None:

@@ -221,7 +221,7 @@ class Pipeline:
                     emit(
                         norm.t_bbo,
                         (inst_id, book.last_ts, book.last_seq_id or 0, bid_px, bid_sz, 0,
-                         ask_px, ask_sz, 0, received_us),
+                         ask_px, ask_sz, 0, received_us, channel),
                     )  # fmt: skip
             elif outcome is _GAP or outcome is _CHECKSUM_FAILED or outcome is _BAD_LEVEL:
                 self._book_dropped(channel, inst_id, outcome, seq, d.prevSeqId)
@@ -230,7 +230,7 @@ class Pipeline:
         """books5 / bbo-tbt: full top-of-book snapshots, one bbo row per push."""
         items = f.data
         assert items is not None
-        rows = [self._fast_bbo_row(arg.instId, d, received_us) for d in items]
+        rows = [self._fast_bbo_row(arg.instId, arg.channel, d, received_us) for d in items]
         stats = self.stats
         stats.data_messages += 1
         stats.by_stream[(arg.channel, arg.instId)] += 1
@@ -240,7 +240,9 @@ class Pipeline:
             emit(table, row)
             stats.last_exchange_ts = row[1]  # type: ignore[assignment]
 
-    def _fast_bbo_row(self, inst_id: str, d: FastData, received_us: int) -> tuple[object, ...]:
+    def _fast_bbo_row(
+        self, inst_id: str, channel: str, d: FastData, received_us: int
+    ) -> tuple[object, ...]:
         ts = d.ts
         if type(ts) is str and ts.isdecimal():
             ts = int(ts)
@@ -251,7 +253,7 @@ class Pipeline:
         b = d.bids[0] if d.bids else ("0", "0", "0", "0")
         a = d.asks[0] if d.asks else ("0", "0", "0", "0")
         return (inst_id, ts, d.seqId or 0, b[0], b[1], _orders(b), a[0], a[1], _orders(a),
-                received_us)  # fmt: skip
+                received_us, channel)  # fmt: skip
 
     def _fast_trades(self, arg: FastArg, f: FastFrame, received_us: int) -> None:
         """trades / trades-all: decode()'s checks, then _dedup_trades + normalizer.trades."""

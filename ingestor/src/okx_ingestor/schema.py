@@ -11,8 +11,8 @@ Column kinds tell each sink how to encode a value:
 
 raw_ticks columns are fixed by issue 5; all tables with in_sql=True follow files/sql
 (tests/test_chdb.py compares them). tickers and index_tickers are in files/sql since
-0007. bbo.channel (0007) has a DEFAULT and is not listed here until the normalizer puts
-the channel into bbo rows; the ClickHouse sinks then store ''.
+0007, as is bbo.channel (the channel the row came from: bbo-tbt, books5 or the
+incremental book's channel); it is last in the row, so positions of older columns hold.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ BBO = Table(
         ("ask_sz", "dec"),
         ("ask_orders", "int"),
         ("received_at", "us"),
+        ("channel", "str"),
     ),
 )
 FUNDING_RATES = Table(

@@ -366,8 +366,9 @@ class RedisLatestSink:
         self._redis.close()
 
 
-# Table -> OKX channel, for one Kafka topic per channel. book_l2 rows carry their channel
-# (books, books-l2-tbt, books50-l2-tbt); bbo rows do not (yet), so they share "bbo".
+# Table -> topic suffix, for one Kafka topic per channel. book_l2 rows use their own
+# channel (books, books-l2-tbt, books50-l2-tbt); bbo rows, from several channels, share
+# "bbo" (the row's `channel` column tells them apart).
 KAFKA_CHANNELS = {
     "raw_ticks": "trades",
     "bbo": "bbo",
