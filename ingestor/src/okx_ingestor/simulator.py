@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 
@@ -29,6 +30,11 @@ from .synth import MarketGenerator
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
 FAULTS = ("disconnect", "gap", "reset", "malformed", "no_pong", "notice")
+
+
+def _wall_ms() -> int:
+    """Milliseconds since the epoch: OKX's `ts` unit."""
+    return time.time_ns() // 1_000_000
 
 
 def instrument_entry(inst_id: str, inst_type: str) -> dict[str, str]:
@@ -98,7 +104,7 @@ class Simulator:
         self.rest_requests = 0
         self.instruments_served = 0
         self._rest: asyncio.Server | None = None
-        self.gen = MarketGenerator(inst_ids, seed=seed, depth=depth)
+        self.gen = MarketGenerator(inst_ids, seed=seed, depth=depth, clock_ms=_wall_ms)
         self.inst_ids = set(inst_ids)
         self.rate = rate
         self.host = host

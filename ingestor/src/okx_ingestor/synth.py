@@ -7,6 +7,7 @@ ticks and formatted as decimal strings, so they are exact.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -40,8 +41,13 @@ class MarketGenerator:
         mix: tuple[int, int, int] = (6, 3, 1),
         book_channel: str = "books",
         ts0: int = 1_763_942_400_000,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
+        # A live source (the simulator) stamps messages with the wall clock, as OKX does:
+        # otherwise TTLs drop the rows and exchange-to-receive lag reads as months.
+        # Without one (tests, benchmarks) timestamps are ts0 + 1 ms per message: repeatable.
+        self.clock_ms = clock_ms
         self.depth = depth
         self.book_channel = book_channel
         self.ts = ts0
@@ -200,6 +206,8 @@ class MarketGenerator:
 
     def _tick(self) -> int:
         self.ts += 1
+        if self.clock_ms is not None:
+            self.ts = max(self.ts, self.clock_ms())  # never backwards, unique per message
         return self.ts
 
     @staticmethod
