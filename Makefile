@@ -68,8 +68,6 @@ lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity, c
 
 unit: venv ## pytest unit and integration tests
 	bash scripts/ensure-test-deps.sh
-	bash scripts/ensure-monitoring-test-deps.sh
-	bash ingestor/scripts/ensure-test-deps.sh
 	pytest
 
 schema-dev: venv ## apply files/sql to an embedded ClickHouse (chdb) at DB=PATH

@@ -3,7 +3,7 @@
 the roles' own templates through ansible-playbook on the controller, then checked by
 promtool / amtool exactly as the roles' `validate:` does on a host.
 
-promtool and amtool are required (scripts/ensure-monitoring-test-deps.sh, run by
+promtool and amtool are required (scripts/ensure-test-deps.sh, run by
 `make unit`): missing tools fail these tests.
 """
 
@@ -52,7 +52,7 @@ PLAYBOOK = """
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} not found: run `bash scripts/ensure-monitoring-test-deps.sh`")
+        pytest.fail(f"{name} not found: run `bash scripts/ensure-test-deps.sh`")
     return path
 
 

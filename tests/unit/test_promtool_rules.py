@@ -1,7 +1,7 @@
 """The platform's alert rules: valid for Prometheus, unit-tested, each with a runbook.
 
 promtool (Debian's `prometheus` package) is required: `make unit` installs it through
-scripts/ensure-monitoring-test-deps.sh. A missing promtool fails these tests instead of
+scripts/ensure-test-deps.sh. A missing promtool fails these tests instead of
 skipping them, so that CI never passes with the rules untested.
 """
 
@@ -26,7 +26,7 @@ def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
         pytest.fail(
-            "promtool not found: run `bash scripts/ensure-monitoring-test-deps.sh` "
+            "promtool not found: run `bash scripts/ensure-test-deps.sh` "
             "(installs Debian's prometheus package) or `make unit`"
         )
     return path
