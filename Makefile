@@ -14,8 +14,9 @@ BIN         := $(CURDIR)/$(VENV)/bin
 COLL_LINK   := .collections/ansible_collections/okx_hft/infra
 # Debian versions the scenarios run on; `make molecule DISTROS="12 13"` runs both.
 DISTROS     ?= 12
-# Scenarios to run; default: every directory under molecule/ with a molecule.yml.
-SCENARIOS   ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# Scenarios to run; default: every directory under molecule/ with a molecule.yml (but
+# `default`, which only silences a molecule warning).
+SCENARIOS   ?= $(filter-out default,$(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 # Scenarios that `make molecule` also runs on Debian 13 when DISTROS leaves it out, so
 # that every `make test` proves both releases without doubling its time.
 SCENARIOS_D13 ?= common
