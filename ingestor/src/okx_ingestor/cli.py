@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:  # config imports yaml; each subcommand imports only what it needs
+    from .config import Config
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -32,13 +36,20 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_config(args: argparse.Namespace) -> int:
+def _load_config(args: argparse.Namespace) -> Config | None:
+    """The validated --config file, or None after printing the error (exit code 2)."""
     from .config import ConfigError, load_config
 
     try:
-        cfg = load_config(Path(args.config))
+        return load_config(Path(args.config))
     except ConfigError as exc:
         sys.stderr.write(f"okx-ingestor: {exc}\n")
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    cfg = _load_config(args)
+    if cfg is None:
         return 2
     subs = cfg.subscriptions()
     sys.stdout.write(
@@ -52,14 +63,11 @@ def _check_config(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .config import ConfigError, load_config
     from .logs import setup_logging
     from .service import Service
 
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigError as exc:
-        sys.stderr.write(f"okx-ingestor: {exc}\n")
+    cfg = _load_config(args)
+    if cfg is None:
         return 2
     setup_logging(cfg.log_level)
 
@@ -101,13 +109,10 @@ def _dead_letter(args: argparse.Namespace) -> int:
     """List (or requeue into the spool) the batches sinks rejected for good."""
     import orjson
 
-    from .config import ConfigError, load_config
     from .spool import DeadLetter, Spool
 
-    try:
-        cfg = load_config(Path(args.config))
-    except ConfigError as exc:
-        sys.stderr.write(f"okx-ingestor: {exc}\n")
+    cfg = _load_config(args)
+    if cfg is None:
         return 2
     names = [args.sink] if args.sink else [n for n in cfg.sinks if n not in ("redis", "jsonl")]
     for name in names:
