@@ -53,6 +53,26 @@ def _frame(payload: bytes) -> bytes:
     return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 
+def _write(path: Path, data: bytes, flags: int, fsync: bool) -> None:
+    """One write of `data` to `path` (opened with `flags`, mode 0600), fsync'd if asked."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
+    try:
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a file created or renamed in `directory` survive a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def read_records(path: Path) -> tuple[list[bytes], int]:
     """Valid records of a segment and the byte offset where validity ends."""
     data = path.read_bytes()
@@ -157,13 +177,7 @@ class Spool:
         while self.bytes + len(frame) > self.max_bytes and self._segments:
             self._drop_oldest_segment()
         seg = self._writable_segment(len(frame))
-        fd = os.open(seg, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, frame)
-            if self.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write(seg, frame, os.O_APPEND, self.fsync)
         self._sizes[seg] += len(frame)
         self._counts[seg] += 1
         self.stats.appended_batches += 1
@@ -187,7 +201,7 @@ class Spool:
         self._sizes[seg] = 0
         self._counts[seg] = 0
         if self.fsync:
-            self._fsync_dir()
+            _fsync_dir(self.dir)
         return seg
 
     def _drop_oldest_segment(self) -> None:
@@ -237,13 +251,6 @@ class Spool:
                 fh.flush()
                 os.fsync(fh.fileno())
 
-    def _fsync_dir(self) -> None:
-        fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
 
 class DeadLetter:
     """Batches a sink rejected for good, one file per batch: `<dir>/<token>.json`.
@@ -287,20 +294,10 @@ class DeadLetter:
             self.dropped += 1
             return False
         tmp = self.dir / f".{token}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, body)
-            if self.fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write(tmp, body, os.O_TRUNC, self.fsync)
         os.replace(tmp, path)
         if self.fsync:
-            fd = os.open(self.dir, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync_dir(self.dir)
         self.bytes += len(body)
         self.written += 1
         return True
