@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from repo_source import load_source
 
-_spec = importlib.util.spec_from_file_location(
-    "cpulist_filters", Path(__file__).parents[2] / "plugins/filter/cpulist.py"
-)
-assert _spec and _spec.loader
-cpulist = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cpulist)
+cpulist = load_source("cpulist_filters", "plugins/filter/cpulist.py")
 
 EXCLUSIVE = ["ingestor", "redis"]
 GOOD_PLAN = {

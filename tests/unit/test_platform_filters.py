@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from repo_source import load_source
 
-_spec = importlib.util.spec_from_file_location(
-    "platform_filters", Path(__file__).parents[2] / "plugins/filter/platform.py"
-)
-assert _spec and _spec.loader
-platform = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(platform)
+platform = load_source("platform_filters", "plugins/filter/platform.py")
 
 HOSTVARS = {
     "ch1": {"hft_address": "10.0.1.11", "ansible_host": "ch1.example"},

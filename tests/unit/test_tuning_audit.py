@@ -3,19 +3,12 @@ cannot produce (a synchronised PTP slave, a drifting NIC, a held PM QoS request)
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from repo_source import load_source
 
-_path = Path(__file__).parents[2] / "roles/tuning/files/hft-tuning-audit"
-_loader = importlib.machinery.SourceFileLoader("hft_tuning_audit", str(_path))
-_spec = importlib.util.spec_from_loader("hft_tuning_audit", _loader)
-assert _spec
-audit_mod = importlib.util.module_from_spec(_spec)
-_loader.exec_module(audit_mod)
+audit_mod = load_source("hft_tuning_audit", "roles/tuning/files/hft-tuning-audit")
 
 PMC_SLAVE = """sending: GET PORT_DATA_SET
 \tportState               SLAVE

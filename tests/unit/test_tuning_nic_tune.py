@@ -6,18 +6,10 @@ are ethtool 6.1's for a multi-queue NIC, so the paths a real NIC takes are teste
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
-
 import pytest
+from repo_source import load_source
 
-_path = Path(__file__).parents[2] / "roles/tuning/files/hft-nic-tune"
-_loader = importlib.machinery.SourceFileLoader("hft_nic_tune", str(_path))
-_spec = importlib.util.spec_from_loader("hft_nic_tune", _loader)
-assert _spec
-nic = importlib.util.module_from_spec(_spec)
-_loader.exec_module(nic)
+nic = load_source("hft_nic_tune", "roles/tuning/files/hft-nic-tune")
 
 RINGS = """Ring parameters for ens1f0:
 Pre-set maximums:
