@@ -37,11 +37,17 @@ $(VENV)/.installed: requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+# The ingestor's C extension is built in place by the editable install above; rebuild
+# it when its source changes (pip does not notice).
+$(VENV)/.speedups: $(VENV)/.installed ingestor/src/okx_ingestor/_speedups.c ingestor/setup.py
+	$(BIN)/pip install -q --no-deps -e ./ingestor
+	touch $@
+
 $(COLL_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
-venv: $(VENV)/.installed $(COLL_LINK) ## project virtualenv with the pinned tooling
+venv: $(VENV)/.installed $(VENV)/.speedups $(COLL_LINK) ## project virtualenv with the pinned tooling
 
 host: ## Docker Engine + debootstrap installed, dockerd running
 	bash scripts/host-setup.sh
@@ -70,6 +76,8 @@ lint: venv ## ansible-lint, yamllint, ruff, syntax check, ansible-test sanity, c
 unit: venv ## pytest unit and integration tests
 	bash scripts/ensure-test-deps.sh
 	pytest
+	# The ingestor once more on the Python twin of its C loops (speedups.py).
+	OKX_INGESTOR_PURE_PYTHON=1 pytest -q -p no:cacheprovider ingestor/tests
 
 schema-dev: venv ## apply files/sql to an embedded ClickHouse (chdb) at DB=PATH
 	@test -n "$(DB)" || { echo 'usage: make schema-dev DB=PATH' >&2; exit 2; }

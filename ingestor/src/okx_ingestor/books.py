@@ -21,7 +21,6 @@ State machine per book (pure: no I/O; the caller fetches REST snapshots):
 from __future__ import annotations
 
 import zlib
-from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,13 +28,18 @@ from enum import Enum
 from operator import itemgetter
 
 from .decoder import BookData
+from .speedups import checksum_payload, side_apply, side_load
 
 CHECKSUM_DEPTH = 25
 _PX_SZ = itemgetter(0, 1)  # a stored level -> (px, sz)
 _PX, _SZ = itemgetter(0), itemgetter(1)
 _NO_LEVEL = ("0", "0")  # an empty side, as the bbo row writes it
-_INF = float("inf")
 DEFAULT_BUFFER_LIMIT = 10_000
+
+
+def _same_price(a: str, b: str) -> bool:
+    """Two price strings with one float key: the same price ("1.50" and "1.5")?"""
+    return Decimal(a) == Decimal(b)
 
 
 class BookState(Enum):
@@ -124,49 +128,14 @@ class _Side:
         """Set or delete (size 0) every level; raises InvalidOperation/ValueError/
         IndexError/TypeError on an unusable level (the caller drops the book).
 
-        One call per side, the per-level work inlined: this is the innermost loop.
+        The per-level loop is speedups.side_apply: C when built, else Python.
         """
-        book = self._levels
-        keys = self._keys
-        get = book.get
-        for level in levels:
-            px = level[0]
-            sz = level[1]
-            key = float(px)
-            old = get(key)
-            if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
-                raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
-            if sz == "0" or float(sz) == 0.0:
-                if old is not None:
-                    del book[key]
-                    del keys[bisect_left(keys, key)]
-                continue
-            if old is None:
-                if key != key or key == _INF or key == -_INF:
-                    raise InvalidOperation(px)
-                insort(keys, key)
-            book[key] = level
+        side_apply(self._keys, self._levels, levels, _same_price)
 
     def load(self, levels: Sequence[Sequence[str]]) -> None:
         """A whole snapshot into an empty side: apply()'s rules, but the keys are sorted
-        once at the end (C timsort) instead of 400 bisect insertions."""
-        book = self._levels
-        get = book.get
-        for level in levels:
-            px = level[0]
-            sz = level[1]
-            key = float(px)
-            old = get(key)
-            if old is not None and old[0] != px and Decimal(old[0]) != Decimal(px):
-                raise InvalidOperation(f"prices {old[0]} and {px} collide as floats")
-            if sz == "0" or float(sz) == 0.0:
-                if old is not None:
-                    del book[key]
-                continue
-            if old is None and (key != key or key == _INF or key == -_INF):
-                raise InvalidOperation(px)
-            book[key] = level
-        self._keys = sorted(book)
+        once at the end instead of 400 bisect insertions."""
+        self._keys = side_load(self._levels, levels, _same_price)
 
     def top(self, n: int) -> list[tuple[str, str]]:
         """The best `n` levels as (px, sz), best first."""
@@ -243,10 +212,10 @@ class L2Book:
 
     def checksum(self) -> int:
         bids, asks = self._bids, self._asks
-        return okx_checksum(  # the stored levels themselves: no (px, sz) copies
-            list(map(bids._levels.__getitem__, bids._keys[: -CHECKSUM_DEPTH - 1 : -1])),
-            list(map(asks._levels.__getitem__, asks._keys[:CHECKSUM_DEPTH])),
+        crc = zlib.crc32(  # okx_checksum() of the stored levels, built in one call
+            checksum_payload(bids._keys, bids._levels, asks._keys, asks._levels, CHECKSUM_DEPTH)
         )
+        return crc - (1 << 32) if crc >= 1 << 31 else crc
 
     @property
     def buffered(self) -> int:
@@ -362,10 +331,12 @@ class L2Book:
                 outcome = _RESET
         counters.updates += 1
         try:
-            if bids:
-                self._bids.apply(bids)
+            if bids:  # _Side.apply, inlined: one Python call less per side
+                side = self._bids
+                side_apply(side._keys, side._levels, bids, _same_price)
             if asks:
-                self._asks.apply(asks)
+                side = self._asks
+                side_apply(side._keys, side._levels, asks, _same_price)
         except (InvalidOperation, ValueError, IndexError, TypeError):
             counters.bad_levels += 1
             self.drop()

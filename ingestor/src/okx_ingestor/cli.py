@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, speedups
 
 if TYPE_CHECKING:  # config imports yaml; each subcommand imports only what it needs
     from .config import Config
@@ -55,7 +55,7 @@ def _check_config(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"config OK: {len(cfg.instruments)} instruments, "
         f"{sum(len(a) for a in subs.values())} subscriptions on {len(subs)} URL(s), "
-        f"sinks: {', '.join(cfg.sinks)}\n"
+        f"sinks: {', '.join(cfg.sinks)}; book loops: {speedups.IMPLEMENTATION}\n"
     )
     return 0
 

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import speedups
 from .batcher import Batch, Batcher
 from .books import BookState, SnapshotResult
 from .config import Config
@@ -205,6 +206,11 @@ class StatsCollector(Collector):
             "okx_pong_timeouts", "Pings without pong", value=sum(c.pong_timeouts for c in conns)
         )
         yield GaugeMetricFamily("okx_connections", "Open connection objects", value=len(conns))
+        info = GaugeMetricFamily(
+            "okx_ingestor_info", "Always 1; `speedups` is c or python", labels=["speedups"]
+        )
+        info.add_metric([speedups.IMPLEMENTATION], 1)
+        yield info
         now_us = time.time_ns() // 1000
         yield GaugeMetricFamily(
             "okx_last_message_age_seconds",
@@ -389,6 +395,7 @@ class Service:
                 "instance": cfg.instance,
                 "connections": len(self.manager.connections),
                 "metrics_port": self.metrics_port,
+                "speedups": speedups.IMPLEMENTATION,
             },
         )
         fetcher = asyncio.create_task(self._rest_snapshots())

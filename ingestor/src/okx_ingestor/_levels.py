@@ -1,0 +1,104 @@
+"""The order book's per-level loops in Python: the twin of the C module _speedups.
+
+Same functions, signatures, results and errors (tests/test_speedups.py runs both on the
+same random input). speedups.py imports the C module when it is built and this one
+otherwise.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable, Sequence
+from math import isfinite
+
+from .decoder import NUMBERS
+
+SamePrice = Callable[[str, str], bool]
+
+
+def levels_ok(levels: Sequence[Sequence[str]], fallback: Callable[[str], bool]) -> bool:
+    """Price and size of every level are numbers (`fallback` decides strings not seen
+    before: decoder.is_number, which remembers them in NUMBERS)."""
+    numbers = NUMBERS
+    for level in levels:
+        if len(level) < 2:
+            return False
+        px = level[0]
+        sz = level[1]
+        if (px not in numbers and not (type(px) is str and fallback(px))) or (
+            sz not in numbers and not (type(sz) is str and fallback(sz))
+        ):
+            return False
+    return True
+
+
+def _read(
+    book: dict[float, Sequence[str]], level: Sequence[str], same_price: SamePrice
+) -> tuple[float, Sequence[str] | None, bool]:
+    if len(level) < 2:
+        raise IndexError("a level needs a price and a size")
+    px = level[0]
+    sz = level[1]
+    key = float(px)
+    old = book.get(key)
+    if old is not None and old[0] != px and not same_price(old[0], px):
+        raise ValueError(f"prices {old[0]!r} and {px!r} collide as floats")
+    return key, old, sz == "0" or float(sz) == 0.0
+
+
+def side_apply(
+    keys: list[float],
+    book: dict[float, Sequence[str]],
+    levels: Sequence[Sequence[str]],
+    same_price: SamePrice,
+) -> None:
+    """Set or delete (size 0) every level of one side; `keys` stays sorted."""
+    for level in levels:
+        key, old, zero = _read(book, level, same_price)
+        if zero:
+            if old is not None:
+                del book[key]
+                del keys[bisect_left(keys, key)]
+            continue
+        if old is None:
+            if not isfinite(key):
+                raise ValueError(f"price {level[0]!r} is not finite")
+            insort(keys, key)
+        book[key] = level
+
+
+def side_load(
+    book: dict[float, Sequence[str]], levels: Sequence[Sequence[str]], same_price: SamePrice
+) -> list[float]:
+    """A whole snapshot into an empty side; returns the sorted keys (one sort, not one
+    insertion per level)."""
+    for level in levels:
+        key, old, zero = _read(book, level, same_price)
+        if zero:
+            if old is not None:
+                del book[key]
+            continue
+        if old is None and not isfinite(key):
+            raise ValueError(f"price {level[0]!r} is not finite")
+        book[key] = level
+    return sorted(book)
+
+
+def checksum_payload(
+    bid_keys: list[float],
+    bids: dict[float, Sequence[str]],
+    ask_keys: list[float],
+    asks: dict[float, Sequence[str]],
+    depth: int,
+) -> bytes:
+    """OKX's checksum string: best `depth` bids and asks interleaved, then the longer
+    side's rest, `px:sz` joined by ':' (UTF-8)."""
+    top_bids = [bids[k] for k in bid_keys[: -depth - 1 : -1]] if depth > 0 else []
+    top_asks = [asks[k] for k in ask_keys[:depth]] if depth > 0 else []
+    n = min(len(top_bids), len(top_asks))
+    levels: list[Sequence[str]] = []
+    for i in range(n):
+        levels.append(top_bids[i])
+        levels.append(top_asks[i])
+    levels += top_bids[n:] or top_asks[n:]
+    return ":".join(f"{level[0]}:{level[1]}" for level in levels).encode()
