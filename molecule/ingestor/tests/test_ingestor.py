@@ -71,6 +71,15 @@ def test_metrics_show_messages_flowing(host, name):
 
 
 @pytest.mark.parametrize("name", INSTANCES)
+def test_book_loops_run_compiled_on_the_host(host, name):
+    """ingestor_speedups (default): pip compiled the C extension against the host's
+    Python, and the running service uses it, not the Python fallback."""
+    assert 'okx_ingestor_info{speedups="c"} 1.0' in metrics(host, INSTANCES[name][0])
+    site = "/opt/okx-ingestor/venv/lib/python3*/site-packages/okx_ingestor"
+    assert host.run(f"ls {site}/_speedups.*.so").rc == 0
+
+
+@pytest.mark.parametrize("name", INSTANCES)
 def test_each_instance_gets_only_its_instruments(host, name):
     port, _, instruments = INSTANCES[name]
     text = metrics(host, port)
