@@ -8,21 +8,25 @@ ingestor's tests once more with OKX_INGESTOR_PURE_PYTHON=1 for the Python one.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from okx_ingestor import _levels, speedups
-from okx_ingestor.decoder import is_number
+from okx_ingestor.decoder import Level, is_number
+from okx_ingestor.pipeline import Pipeline
 
 try:
     from okx_ingestor import _speedups  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - only on a build without a compiler
     _speedups = None
 
+LevelsType = tuple[Level, ...]
 needs_c = pytest.mark.skipif(_speedups is None, reason="the C extension is not built")
 
 
@@ -118,3 +122,38 @@ def test_number_grammar_is_the_decoders() -> None:
     for s in samples:
         level = [(s, "1")]
         assert _speedups.levels_ok(level, is_number) == bool(is_number(s)), s
+
+
+@needs_c
+def test_untrack_levels_only_takes_atoms_out_of_the_gc() -> None:
+    """Level tuples of strings leave the cyclic GC (as CPython's collector would do on
+    its next pass); anything that could hold a cycle stays tracked."""
+    levels = msgspec.json.decode(b'[["1.5","2","0","1"],["1.4","3","0","2"]]', type=LevelsType)
+    assert gc.is_tracked(levels) and all(gc.is_tracked(level) for level in levels)
+    _speedups.untrack_levels(levels)
+    assert not gc.is_tracked(levels) and not any(gc.is_tracked(level) for level in levels)
+
+    holder: list[object] = []
+    mixed = (tuple(["1", "2"]), tuple(["1", holder]))  # the second could join a cycle
+    _speedups.untrack_levels(mixed)
+    assert not gc.is_tracked(mixed[0])
+    assert gc.is_tracked(mixed[1]) and gc.is_tracked(mixed)
+    as_list = [tuple(["1", "2"])]
+    _speedups.untrack_levels(as_list)  # not a tuple: left alone
+    assert gc.is_tracked(as_list[0])
+
+
+def test_fast_path_leaves_book_levels_untracked() -> None:
+    """What the pipeline relies on: a books push's level tuples are out of the GC after
+    process() with the C loops (and still tracked, harmlessly, with the Python ones)."""
+    frame = (
+        '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":'
+        '[["101","1","0","1"]],"bids":[["100","2","0","1"]],"ts":"1","checksum":0,'
+        '"seqId":5,"prevSeqId":-1}]}'
+    )
+    rows: list[tuple[str, tuple[object, ...]]] = []
+    Pipeline(lambda table, row: rows.append((table, row))).process(frame)
+    book_row = next(row for table, row in rows if table.endswith("book_l2"))
+    bids = book_row[7]
+    assert isinstance(bids, tuple)
+    assert gc.is_tracked(bids[0]) is (speedups.IMPLEMENTATION == "python")

@@ -102,3 +102,8 @@ def checksum_payload(
         levels.append(top_asks[i])
     levels += top_bids[n:] or top_asks[n:]
     return ":".join(f"{level[0]}:{level[1]}" for level in levels).encode()
+
+
+def untrack_levels(levels: Sequence[Sequence[str]]) -> None:
+    """No-op: Python cannot untrack objects; CPython's collector does it on its own
+    pass (the C twin does it as levels arrive, to make those passes cheaper)."""

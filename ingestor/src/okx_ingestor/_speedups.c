@@ -14,33 +14,35 @@
 #include <Python.h>
 #include <math.h>
 
+/* Skip ASCII digits from *i; 1 if there was at least one. */
+static int
+skip_digits(const char *p, Py_ssize_t n, Py_ssize_t *i)
+{
+    Py_ssize_t start = *i;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9')
+        (*i)++;
+    return *i > start;
+}
+
 /* _NUMBER = -?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?, fullmatch, for ASCII digits only. */
 static int
 ascii_number(const char *p, Py_ssize_t n)
 {
-    Py_ssize_t i = 0, start;
+    Py_ssize_t i = 0;
     if (i < n && p[i] == '-')
         i++;
-    start = i;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        i++;
-    if (i == start)
+    if (!skip_digits(p, n, &i))
         return 0;
     if (i < n && p[i] == '.') {
-        start = ++i;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++;
-        if (i == start)
+        i++;
+        if (!skip_digits(p, n, &i))
             return 0;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         i++;
         if (i < n && (p[i] == '+' || p[i] == '-'))
             i++;
-        start = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++;
-        if (i == start)
+        if (!skip_digits(p, n, &i))
             return 0;
     }
     return i == n;
@@ -151,6 +153,45 @@ levels_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(result);
 }
 
+/* What CPython's own collector does to a tuple that holds only atoms (strings, numbers)
+ * the first time a collection sees it (_PyTuple_MaybeUntrack): take it out of the
+ * cyclic GC, which can never find a cycle through it. Done here, as levels arrive,
+ * so the collections that the decoder's allocations trigger have less to walk. */
+static int
+untrack_if_atoms(PyObject *t)
+{
+    if (!PyTuple_CheckExact(t))
+        return 0;
+    if (!PyObject_GC_IsTracked(t))
+        return 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *item = PyTuple_GET_ITEM(t, i);
+        if (!PyUnicode_CheckExact(item) && !PyLong_CheckExact(item)
+            && !(PyTuple_CheckExact(item) && !PyObject_GC_IsTracked(item)))
+            return 0;
+    }
+    PyObject_GC_UnTrack(t);
+    return 1;
+}
+
+PyDoc_STRVAR(untrack_levels_doc,
+"untrack_levels(levels) -> None\n\n"
+"Take a tuple of level tuples of strings out of the cyclic GC, as CPython's collector\n"
+"would at its next pass (immutable, atoms only: no cycle can go through them).");
+
+static PyObject *
+untrack_levels(PyObject *self, PyObject *levels)
+{
+    if (!PyTuple_CheckExact(levels) || !PyObject_GC_IsTracked(levels))
+        Py_RETURN_NONE;
+    int all = 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(levels); i++)
+        all &= untrack_if_atoms(PyTuple_GET_ITEM(levels, i));
+    if (all)
+        PyObject_GC_UnTrack(levels);
+    Py_RETURN_NONE;
+}
+
 static inline double
 key_of(PyObject *o)
 {
@@ -237,6 +278,48 @@ check_finite(PyObject *level, double k)
     return 0;
 }
 
+/* Every level into one side: set it, or delete it when its size is 0. `keys` (the
+ * sorted list of the book's keys) is kept in step when given; NULL (a snapshot into an
+ * empty side) leaves the sorting to the caller, once. 0, or -1 with an exception. */
+static int
+apply_levels(PyObject *keys, PyObject *book, PyObject *levels_arg, PyObject *same_price)
+{
+    PyObject *levels = PySequence_Fast(levels_arg, "levels must be a sequence");
+    if (levels == NULL)
+        return -1;
+    int rc = 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+        PyObject *level = PySequence_Fast_GET_ITEM(levels, i);
+        PyObject *key, *old;
+        int zero;
+        if (read_level(book, level, same_price, &key, &old, &zero) < 0) {
+            rc = -1;
+            break;
+        }
+        double k = PyFloat_AS_DOUBLE(key);
+        if (zero) {
+            if (old != NULL) {
+                rc = PyDict_DelItem(book, key);
+                if (rc == 0 && keys != NULL)
+                    rc = PySequence_DelItem(keys, bisect(keys, k, 0));
+            }
+        }
+        else {
+            if (old == NULL) {
+                rc = check_finite(level, k);
+                if (rc == 0 && keys != NULL)
+                    rc = PyList_Insert(keys, bisect(keys, k, 1), key);
+            }
+            if (rc == 0)
+                rc = PyDict_SetItem(book, key, level);
+        }
+        Py_DECREF(key);
+    }
+    Py_DECREF(levels);
+    return rc;
+}
+
 PyDoc_STRVAR(side_apply_doc,
 "side_apply(keys, book, levels, same_price) -> None\n\n"
 "Set or delete (size 0) every level in one side of a book: `book` maps float(price)\n"
@@ -250,46 +333,9 @@ side_apply(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "side_apply(keys: list, book: dict, levels, same_price)");
         return NULL;
     }
-    PyObject *keys = args[0], *book = args[1], *same_price = args[3];
-    PyObject *levels = PySequence_Fast(args[2], "levels must be a sequence");
-    if (levels == NULL)
+    if (apply_levels(args[0], args[1], args[2], args[3]) < 0)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *level = PySequence_Fast_GET_ITEM(levels, i);
-        PyObject *key, *old;
-        int zero;
-        if (read_level(book, level, same_price, &key, &old, &zero) < 0)
-            goto fail;
-        double k = PyFloat_AS_DOUBLE(key);
-        if (zero) {
-            if (old != NULL) {
-                if (PyDict_DelItem(book, key) < 0
-                    || PySequence_DelItem(keys, bisect(keys, k, 0)) < 0) {
-                    Py_DECREF(key);
-                    goto fail;
-                }
-            }
-            Py_DECREF(key);
-            continue;
-        }
-        if (old == NULL) {
-            if (check_finite(level, k) < 0
-                || PyList_Insert(keys, bisect(keys, k, 1), key) < 0) {
-                Py_DECREF(key);
-                goto fail;
-            }
-        }
-        int rc = PyDict_SetItem(book, key, level);
-        Py_DECREF(key);
-        if (rc < 0)
-            goto fail;
-    }
-    Py_DECREF(levels);
     Py_RETURN_NONE;
-fail:
-    Py_DECREF(levels);
-    return NULL;
 }
 
 PyDoc_STRVAR(side_load_doc,
@@ -303,39 +349,12 @@ side_load(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "side_load(book: dict, levels, same_price)");
         return NULL;
     }
-    PyObject *book = args[0], *same_price = args[2];
-    PyObject *levels = PySequence_Fast(args[1], "levels must be a sequence");
-    if (levels == NULL)
+    if (apply_levels(NULL, args[0], args[1], args[2]) < 0)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *level = PySequence_Fast_GET_ITEM(levels, i);
-        PyObject *key, *old;
-        int zero, rc = 0;
-        if (read_level(book, level, same_price, &key, &old, &zero) < 0)
-            goto fail;
-        if (zero) {
-            if (old != NULL)
-                rc = PyDict_DelItem(book, key);
-        }
-        else if (old == NULL && check_finite(level, PyFloat_AS_DOUBLE(key)) < 0) {
-            rc = -1;
-        }
-        else {
-            rc = PyDict_SetItem(book, key, level);
-        }
-        Py_DECREF(key);
-        if (rc < 0)
-            goto fail;
-    }
-    Py_DECREF(levels);
-    PyObject *keys = PyDict_Keys(book);
+    PyObject *keys = PyDict_Keys(args[0]);
     if (keys != NULL && PyList_Sort(keys) < 0)
         Py_CLEAR(keys);
     return keys;
-fail:
-    Py_DECREF(levels);
-    return NULL;
 }
 
 /* The price and size strings of the level stored under keys[index], as UTF-8. */
@@ -438,6 +457,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"levels_ok", (PyCFunction)(void (*)(void))levels_ok, METH_FASTCALL, levels_ok_doc},
+    {"untrack_levels", (PyCFunction)untrack_levels, METH_O, untrack_levels_doc},
     {"side_apply", (PyCFunction)(void (*)(void))side_apply, METH_FASTCALL, side_apply_doc},
     {"side_load", (PyCFunction)(void (*)(void))side_load, METH_FASTCALL, side_load_doc},
     {"checksum_payload", (PyCFunction)(void (*)(void))checksum_payload, METH_FASTCALL,

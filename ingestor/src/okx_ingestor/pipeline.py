@@ -37,6 +37,7 @@ from .decoder import (
 )
 from .normalizer import Emit, Normalizer, Row
 from .speedups import levels_ok as levels_valid
+from .speedups import untrack_levels
 
 log = logging.getLogger("okx_ingestor.pipeline")
 
@@ -178,6 +179,8 @@ class Pipeline:
             # four strings.
             if not levels_valid(d.asks, is_number) or not levels_valid(d.bids, is_number):
                 raise _DECLINE
+            untrack_levels(d.asks)
+            untrack_levels(d.bids)
         channel, inst_id, action = arg.channel, arg.instId, f.action
         stats = self.stats
         stats.data_messages += 1

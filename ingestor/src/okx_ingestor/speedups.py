@@ -9,25 +9,34 @@ with many levels per update. Set OKX_INGESTOR_PURE_PYTHON=1 to run the Python on
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 from . import _levels
 
-IMPLEMENTATION = "python"
-levels_ok = _levels.levels_ok
-side_apply = _levels.side_apply
-side_load = _levels.side_load
-checksum_payload = _levels.checksum_payload
 
-if not os.environ.get("OKX_INGESTOR_PURE_PYTHON"):
-    try:
-        from . import _speedups  # type: ignore[attr-defined]
-    except ImportError:  # no compiler at build time, or a pure wheel: the Python twin
-        pass
-    else:
-        IMPLEMENTATION = "c"
-        levels_ok = _speedups.levels_ok
-        side_apply = _speedups.side_apply
-        side_load = _speedups.side_load
-        checksum_payload = _speedups.checksum_payload
+def _pick() -> tuple[ModuleType, str]:
+    if not os.environ.get("OKX_INGESTOR_PURE_PYTHON"):
+        try:
+            from . import _speedups  # type: ignore[attr-defined]
+        except ImportError:  # no compiler at build time, or a pure wheel
+            pass
+        else:
+            return _speedups, "c"
+    return _levels, "python"
 
-__all__ = ["IMPLEMENTATION", "checksum_payload", "levels_ok", "side_apply", "side_load"]
+
+_impl, IMPLEMENTATION = _pick()
+levels_ok = _impl.levels_ok
+side_apply = _impl.side_apply
+side_load = _impl.side_load
+checksum_payload = _impl.checksum_payload
+untrack_levels = _impl.untrack_levels
+
+__all__ = [
+    "IMPLEMENTATION",
+    "checksum_payload",
+    "levels_ok",
+    "side_apply",
+    "side_load",
+    "untrack_levels",
+]
