@@ -62,11 +62,15 @@ def test_jsonl_sink(tmp_path: Path) -> None:
     assert lines[0]["row"]["received_at"] == "2023-11-14 22:13:20.123456"
 
 
+def write_rows(sink: RedisLatestSink, short: str, rows: list[tuple[object, ...]]) -> None:
+    """As RedisLatestWriter._send: one hash per row, the newest row per key wins."""
+    sink.write_latest(dict(sink.key_and_mapping(short, row) for row in rows))
+
+
 def test_redis_latest_state(redis_server: str) -> None:
     sink = RedisLatestSink(redis_server, prefix="t1")
-    sink.write(batch("hft_data.raw_ticks", TICKS))
-    sink.write(batch("hft_data.bbo", BBO))
-    sink.write(batch("hft_data.tickers", [("x",)]))  # not a latest-state table: ignored
+    write_rows(sink, "raw_ticks", TICKS)
+    write_rows(sink, "bbo", BBO)
     r = redis.Redis.from_url(redis_server, decode_responses=True)
     assert r.hgetall("t1:trade:BTC-USDT") == {
         "trade_id": "2",
@@ -87,7 +91,7 @@ def test_redis_latest_state(redis_server: str) -> None:
 def test_redis_down_raises_sink_unavailable() -> None:
     sink = RedisLatestSink("redis://127.0.0.1:1/0")
     try:
-        sink.write(batch("hft_data.raw_ticks", TICKS))
+        write_rows(sink, "raw_ticks", TICKS)
     except SinkUnavailable as exc:
         assert "Redis unreachable" in str(exc)
     else:

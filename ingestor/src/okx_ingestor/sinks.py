@@ -314,7 +314,8 @@ class RedisLatestSink:
 
     Keys: `<prefix>:bbo:<instId>` (bid_px, bid_sz, ask_px, ask_sz, ts, seq_id, channel,
     received_at) and `<prefix>:trade:<instId>` (trade_id, price, size, side, ts,
-    received_at). Only the newest row per key in each batch is written.
+    received_at). RedisLatestWriter decides what to write (the newest row per key,
+    per event-loop iteration) and calls write_latest from its thread.
     """
 
     name = "redis"
@@ -332,19 +333,6 @@ class RedisLatestSink:
         kind = "bbo" if short == "bbo" else "trade"
         mapping = {k: "" if v is None else str(v) for k, v in fields.items()}
         return f"{self.prefix}:{kind}:{inst}", mapping
-
-    def latest(self, batch: Batch) -> dict[str, dict[str, str]]:
-        short = batch.table.rpartition(".")[2]
-        if short not in LATEST_TABLES:
-            return {}
-        out: dict[str, dict[str, str]] = {}
-        for row in batch.rows:
-            key, mapping = self.key_and_mapping(short, row)
-            out[key] = mapping
-        return out
-
-    def write(self, batch: Batch) -> None:
-        self.write_latest(self.latest(batch))
 
     def write_latest(self, latest: dict[str, dict[str, str]]) -> None:
         """One pipelined HSET per key (no transaction)."""
