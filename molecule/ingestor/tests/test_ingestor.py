@@ -158,6 +158,22 @@ def test_affinity_matches_the_cpu_plan(host, name):
     assert out.strip().endswith(f": {planned}")
 
 
+def test_kafka_sasl_password_comes_from_the_vault_and_stays_out_of_logs(host):
+    conf = host.file("/etc/okx-ingestor/b.yaml").content_string
+    for line in ("sasl.username: ingest", "sasl.password: molecule-kafka-sasl-secret",
+                 "sasl.mechanism: SCRAM-SHA-512", "security.protocol: SASL_SSL"):  # fmt: skip
+        assert line in conf
+    journal = host.run("journalctl -u okx-ingestor@b.service --no-pager -o cat").stdout
+    assert "molecule-kafka-sasl-secret" not in journal
+
+
+def test_missing_kafka_password_fails_before_any_change(converge_again):
+    run = converge_again("-e", '{"vault_kafka_ingest_password": ""}')
+    assert run.returncode != 0
+    assert "set vault_kafka_ingest_password" in run.stdout + run.stderr
+    assert "changed=0" in run.stdout
+
+
 def test_config_is_validated_private_and_owned(host):
     for name in INSTANCES:
         conf = host.file(f"/etc/okx-ingestor/{name}.yaml")
