@@ -3,7 +3,6 @@
 import os
 import socket
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,24 +138,10 @@ def test_affinity_dropin_and_actual_affinity(host):
     assert host.run("taskset -pc " + pid).stdout.split(":")[-1].strip() == "1"
 
 
-def test_missing_password_fails_before_any_change(host):
+def test_missing_password_fails_before_any_change(host, converge_again):
     # Without generation and without the vault variable, the play stops in preflight,
     # names the variable, changes nothing and prints no password.
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(scenario / "converge.yml"),
-            "-e",
-            '{"redis_generate_passwords": false}',
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
+    run = converge_again("-e", '{"redis_generate_passwords": false}')
     assert run.returncode != 0
     assert "set vault_redis_ingest_password" in run.stdout + run.stderr
     assert "changed=0" in run.stdout

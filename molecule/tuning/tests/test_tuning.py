@@ -12,9 +12,6 @@ free_running 1 (it never adjusts the clock); no PHC, so no phc2sys. PM QoS: no
 """
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -264,29 +261,12 @@ def test_cgroup_partition_dropins_loaded_and_pinned_service_outside(host):
         assert check["status"] == ("ok" if unified else "n/a"), check
 
 
-def converge(*extra):
-    """Run the role's configure step again against the converged host."""
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(scenario / "converge.yml"),
-            "--tags",
-            "tuning_configure",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    return run.stdout
+def test_a_sysctl_that_leaves_the_profile_leaves_the_file(host, converge_again):
+    def converge(*extra):  # the role's configure step again, on the converged host
+        run = converge_again("--tags", "tuning_configure", *extra)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        return run.stdout
 
-
-def test_a_sysctl_that_leaves_the_profile_leaves_the_file(host):
     path = "/etc/sysctl.d/60-okx-hft.conf"
     assert "vm.stat_interval=10" in host.file(path).content_string
     try:
