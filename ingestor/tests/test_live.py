@@ -228,8 +228,12 @@ def test_books_without_ws_snapshot_use_rest_procedure(tmp_path: Path) -> None:
     run(scenario)
 
 
+OUTAGE_S = 30  # the issue's case: ClickHouse unreachable for 30 s
+
+
 def test_sink_outage_loses_nothing(tmp_path: Path) -> None:
-    """The sink is down for a while: batches spool to disk and arrive later, in order."""
+    """The sink is down for OUTAGE_S seconds while the simulator keeps sending: batches
+    spool to disk and arrive afterwards, in order, every trade exactly once."""
     from okx_ingestor.batcher import Batch
     from okx_ingestor.sinks import Delivery, SinkUnavailable
     from okx_ingestor.spool import Spool
@@ -272,6 +276,10 @@ def test_sink_outage_loses_nothing(tmp_path: Path) -> None:
         sink.up = False
         await until(lambda: delivery.spool is not None and len(delivery.spool) >= 20,
                     "batches spooled during the outage")  # fmt: skip
+        await asyncio.sleep(OUTAGE_S)
+        assert delivery.spool is not None
+        spooled = delivery.spool.stats.appended_batches
+        assert spooled >= OUTAGE_S * 10  # batches flush every 50 ms
         sink.up = True
         await until(lambda: delivery.spool is not None and delivery.spool.empty(), "spool drained")
         sim.rate = 0
