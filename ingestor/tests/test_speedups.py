@@ -157,3 +157,18 @@ def test_fast_path_leaves_book_levels_untracked() -> None:
     bids = book_row[7]
     assert isinstance(bids, tuple)
     assert gc.is_tracked(bids[0]) is (speedups.IMPLEMENTATION == "python")
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(10))
+def test_book_sides_ok_matches_and_untracks_only_valid_sides(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(200):
+        asks = tuple([random_level(rng) for _ in range(rng.randint(0, 3))])  # GC-tracked
+        bids = tuple([random_level(rng) for _ in range(rng.randint(0, 3))])
+        verdict = outcome(_speedups.book_sides_ok, asks, bids, is_number)
+        assert verdict == outcome(_levels.book_sides_ok, asks, bids, is_number), (asks, bids)
+        if verdict != ("ok", True):  # a rejected push is left as it was
+            assert gc.is_tracked(asks) or not asks
+        elif all(type(level) is tuple for level in asks + bids):
+            assert not any(gc.is_tracked(side) for side in (asks, bids))

@@ -32,6 +32,13 @@ def levels_ok(levels: Sequence[Sequence[str]], fallback: Callable[[str], bool]) 
     return True
 
 
+def book_sides_ok(
+    asks: Sequence[Sequence[str]], bids: Sequence[Sequence[str]], fallback: Callable[[str], bool]
+) -> bool:
+    """levels_ok() of both sides of a books push (the C twin also untracks them)."""
+    return levels_ok(asks, fallback) and levels_ok(bids, fallback)
+
+
 def _read(
     book: dict[float, Sequence[str]], level: Sequence[str], same_price: SamePrice
 ) -> tuple[float, Sequence[str] | None, bool]:

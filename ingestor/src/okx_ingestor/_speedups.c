@@ -117,17 +117,13 @@ PyDoc_STRVAR(levels_ok_doc,
 "True when the price and the size of every level match the number grammar.\n"
 "fallback(str) -> bool decides strings that are not plain ASCII.");
 
-static PyObject *
-levels_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* 1 when the price and size of every level are numbers, 0 when not, -1 on error. */
+static int
+check_levels(PyObject *levels_arg, PyObject *fallback)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "levels_ok(levels, fallback)");
-        return NULL;
-    }
-    PyObject *levels = PySequence_Fast(args[0], "levels must be a sequence");
+    PyObject *levels = PySequence_Fast(levels_arg, "levels must be a sequence");
     if (levels == NULL)
-        return NULL;
-    PyObject *fallback = args[1];
+        return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(levels);
     int result = 1;
     for (Py_ssize_t i = 0; i < n && result == 1; i++) {
@@ -148,9 +144,18 @@ levels_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(level);
     }
     Py_DECREF(levels);
-    if (result < 0)
+    return result;
+}
+
+static PyObject *
+levels_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "levels_ok(levels, fallback)");
         return NULL;
-    return PyBool_FromLong(result);
+    }
+    int result = check_levels(args[0], args[1]);
+    return result < 0 ? NULL : PyBool_FromLong(result);
 }
 
 /* What CPython's own collector does to a tuple that holds only atoms (strings, numbers)
@@ -179,17 +184,47 @@ PyDoc_STRVAR(untrack_levels_doc,
 "Take a tuple of level tuples of strings out of the cyclic GC, as CPython's collector\n"
 "would at its next pass (immutable, atoms only: no cycle can go through them).");
 
-static PyObject *
-untrack_levels(PyObject *self, PyObject *levels)
+static void
+untrack(PyObject *levels)
 {
     if (!PyTuple_CheckExact(levels) || !PyObject_GC_IsTracked(levels))
-        Py_RETURN_NONE;
+        return;
     int all = 1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(levels); i++)
         all &= untrack_if_atoms(PyTuple_GET_ITEM(levels, i));
     if (all)
         PyObject_GC_UnTrack(levels);
+}
+
+static PyObject *
+untrack_levels(PyObject *self, PyObject *levels)
+{
+    untrack(levels);
     Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(book_sides_ok_doc,
+"book_sides_ok(asks, bids, fallback) -> bool\n\n"
+"levels_ok() of both sides of a books push in one call; when both pass, their level\n"
+"tuples also leave the cyclic GC (untrack_levels()).");
+
+static PyObject *
+book_sides_ok(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "book_sides_ok(asks, bids, fallback)");
+        return NULL;
+    }
+    int result = check_levels(args[0], args[2]);
+    if (result == 1)
+        result = check_levels(args[1], args[2]);
+    if (result < 0)
+        return NULL;
+    if (result) {
+        untrack(args[0]);
+        untrack(args[1]);
+    }
+    return PyBool_FromLong(result);
 }
 
 static inline double
@@ -458,6 +493,8 @@ done:
 static PyMethodDef methods[] = {
     {"levels_ok", (PyCFunction)(void (*)(void))levels_ok, METH_FASTCALL, levels_ok_doc},
     {"untrack_levels", (PyCFunction)untrack_levels, METH_O, untrack_levels_doc},
+    {"book_sides_ok", (PyCFunction)(void (*)(void))book_sides_ok, METH_FASTCALL,
+     book_sides_ok_doc},
     {"side_apply", (PyCFunction)(void (*)(void))side_apply, METH_FASTCALL, side_apply_doc},
     {"side_load", (PyCFunction)(void (*)(void))side_load, METH_FASTCALL, side_load_doc},
     {"checksum_payload", (PyCFunction)(void (*)(void))checksum_payload, METH_FASTCALL,

@@ -27,6 +27,7 @@ def _pick() -> tuple[ModuleType, str]:
 
 _impl, IMPLEMENTATION = _pick()
 levels_ok = _impl.levels_ok
+book_sides_ok = _impl.book_sides_ok
 side_apply = _impl.side_apply
 side_load = _impl.side_load
 checksum_payload = _impl.checksum_payload
@@ -34,6 +35,7 @@ untrack_levels = _impl.untrack_levels
 
 __all__ = [
     "IMPLEMENTATION",
+    "book_sides_ok",
     "checksum_payload",
     "levels_ok",
     "side_apply",
