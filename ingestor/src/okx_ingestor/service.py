@@ -107,7 +107,14 @@ def tune_gc() -> None:
 
 
 class Writer(threading.Thread):
-    """Delivers batches to every sink; drains spools when sinks come back."""
+    """Delivers batches to every sink, in the order they were made; drains spools when
+    sinks come back.
+
+    Ordering: the thread takes batches off the queue only while it holds `lock`, and
+    submits them before letting go. When the queue is full, offer() takes the same lock,
+    spools what is still queued (older batches) and then the new one. So no batch can
+    overtake an older one on its way to a spool, whichever side gets there first.
+    """
 
     def __init__(self, deliveries: list[Delivery], max_queue: int, insert_hist: Histogram) -> None:
         super().__init__(name="okx-writer", daemon=True)
@@ -116,34 +123,54 @@ class Writer(threading.Thread):
         self.overflow_batches = 0
         self.lock = threading.Lock()
         self.insert_hist = insert_hist
+        self._wake = threading.Event()
 
     def offer(self, batch: Batch) -> None:
-        """Called on the event loop: never blocks; overflow goes to the spools."""
+        """Called on the event loop; overflow goes to the spools (in order, see above)."""
         try:
             self.queue.put_nowait(batch)
         except queue.Full:
             self.overflow_batches += 1
             with self.lock:
-                for d in self.deliveries:
-                    if d.spool is not None:
-                        d.spool.append(batch)
-                    else:
-                        d.dropped_batches += 1
+                queued = self._take_queued()
+                stop = _STOP in queued
+                for item in queued:
+                    if isinstance(item, Batch):
+                        self._spool(item)
+                self._spool(batch)
+                if stop:
+                    self.queue.put_nowait(_STOP)
+        self._wake.set()
+
+    def _take_queued(self) -> list[object]:
+        """Everything queued now, oldest first (the caller holds `lock`)."""
+        items: list[object] = []
+        while True:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _spool(self, batch: Batch) -> None:
+        for d in self.deliveries:
+            if d.spool is not None:
+                d.spool.append(batch)
+            else:
+                d.dropped_batches += 1
 
     def run(self) -> None:
         while True:
-            try:
-                item = self.queue.get(timeout=0.5)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                return
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()  # before taking: a batch offered after this wakes us again
             with self.lock:
-                if isinstance(item, Batch):
-                    for d in self.deliveries:
-                        t0 = time.perf_counter()
-                        d.submit(item)
-                        self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+                for item in self._take_queued():
+                    if item is _STOP:
+                        return
+                    if isinstance(item, Batch):
+                        for d in self.deliveries:
+                            t0 = time.perf_counter()
+                            d.submit(item)
+                            self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
                 for d in self.deliveries:
                     d.drain(limit=20)
 
@@ -152,6 +179,7 @@ class Writer(threading.Thread):
             self.queue.put(_STOP, timeout=timeout)
         except queue.Full:
             return False
+        self._wake.set()
         self.join(timeout)
         return not self.is_alive()
 
