@@ -98,16 +98,21 @@ def checksum_payload(
     asks: dict[float, Sequence[str]],
     depth: int,
 ) -> bytes:
-    """OKX's checksum string: best `depth` bids and asks interleaved, then the longer
-    side's rest, `px:sz` joined by ':' (UTF-8)."""
+    """OKX's checksum string of the best `depth` bids and asks (interleaved_payload)."""
     top_bids = [bids[k] for k in bid_keys[: -depth - 1 : -1]] if depth > 0 else []
     top_asks = [asks[k] for k in ask_keys[:depth]] if depth > 0 else []
-    n = min(len(top_bids), len(top_asks))
+    return interleaved_payload(top_bids, top_asks)
+
+
+def interleaved_payload(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> bytes:
+    """bid, ask, bid, ask ..., then the longer side's rest, `px:sz` joined by ':' (UTF-8);
+    levels are (px, sz, ...) sequences, best first."""
+    n = min(len(bids), len(asks))
     levels: list[Sequence[str]] = []
     for i in range(n):
-        levels.append(top_bids[i])
-        levels.append(top_asks[i])
-    levels += top_bids[n:] or top_asks[n:]
+        levels.append(bids[i])
+        levels.append(asks[i])
+    levels += bids[n:] or asks[n:]
     return ":".join(f"{level[0]}:{level[1]}" for level in levels).encode()
 
 

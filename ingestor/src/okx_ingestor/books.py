@@ -27,12 +27,12 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from operator import itemgetter
 
+from ._levels import interleaved_payload
 from .decoder import BookData
 from .speedups import checksum_payload, side_apply, side_load
 
 CHECKSUM_DEPTH = 25
 _PX_SZ = itemgetter(0, 1)  # a stored level -> (px, sz)
-_PX, _SZ = itemgetter(0), itemgetter(1)
 _NO_LEVEL = ("0", "0")  # an empty side, as the bbo row writes it
 DEFAULT_BUFFER_LIMIT = 10_000
 
@@ -121,20 +121,11 @@ class _Side:
         self._keys.clear()
         self._levels.clear()
 
-    def set(self, px: str, sz: str) -> None:
-        self.apply(((px, sz),))
-
-    def apply(self, levels: Sequence[Sequence[str]]) -> None:
-        """Set or delete (size 0) every level; raises InvalidOperation/ValueError/
-        IndexError/TypeError on an unusable level (the caller drops the book).
-
-        The per-level loop is speedups.side_apply: C when built, else Python.
-        """
-        side_apply(self._keys, self._levels, levels, _same_price)
+    # Updates go straight to speedups.side_apply (L2Book.update): no method per side.
 
     def load(self, levels: Sequence[Sequence[str]]) -> None:
-        """A whole snapshot into an empty side: apply()'s rules, but the keys are sorted
-        once at the end instead of 400 bisect insertions."""
+        """A whole snapshot into an empty side: side_apply()'s rules, but the keys are
+        sorted once at the end instead of 400 bisect insertions."""
         self._keys = side_load(self._levels, levels, _same_price)
 
     def top(self, n: int) -> list[tuple[str, str]]:
@@ -156,19 +147,13 @@ class _Side:
 def okx_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
     """OKX's CRC32: interleave top-25 bid/ask `px:sz` strings, signed 32-bit.
 
-    Levels are (px, sz, ...) sequences; fields after the size are ignored.
+    Levels are (px, sz, ...) sequences, best first; fields after the size are ignored.
     """
-    n = min(len(bids), len(asks))
-    # bid, ask, bid, ask ... then the longer side's rest: built by slice assignment (C).
-    levels: list[Sequence[str] | None] = [None] * (2 * n)
-    levels[0::2] = bids[:n]
-    levels[1::2] = asks[:n]
-    levels += bids[n:] or asks[n:]
-    # "px:sz:px:sz...": one join over a flat list of the strings; no string per level.
-    flat: list[str | None] = [None] * (2 * len(levels))
-    flat[0::2] = map(_PX, levels)
-    flat[1::2] = map(_SZ, levels)
-    crc = zlib.crc32(":".join(flat).encode())  # type: ignore[arg-type]
+    return _signed_crc32(interleaved_payload(bids, asks))
+
+
+def _signed_crc32(payload: bytes) -> int:
+    crc = zlib.crc32(payload)
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
@@ -212,10 +197,9 @@ class L2Book:
 
     def checksum(self) -> int:
         bids, asks = self._bids, self._asks
-        crc = zlib.crc32(  # okx_checksum() of the stored levels, built in one call
+        return _signed_crc32(  # okx_checksum() of the stored levels, built in one call
             checksum_payload(bids._keys, bids._levels, asks._keys, asks._levels, CHECKSUM_DEPTH)
         )
-        return crc - (1 << 32) if crc >= 1 << 31 else crc
 
     @property
     def buffered(self) -> int:
