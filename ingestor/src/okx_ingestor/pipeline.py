@@ -83,6 +83,12 @@ class PipelineStats:
     rest_snapshots: Counter[str] = field(default_factory=Counter)
     last_exchange_ts: int = 0
 
+    def count(self, key: tuple[str, str]) -> None:
+        """One data message of stream `key` = (channel, instId)."""
+        self.data_messages += 1
+        by_stream = self.by_stream
+        by_stream[key] = by_stream.get(key, 0) + 1
+
 
 class Pipeline:
     """Feed raw frames with `process()`; rows go to `emit(table, row)`."""
@@ -182,10 +188,8 @@ class Pipeline:
                 raise _DECLINE
         channel, inst_id, action = arg.channel, arg.instId, f.action
         stats = self.stats
-        stats.data_messages += 1
         key = (channel, inst_id)
-        by_stream = stats.by_stream
-        by_stream[key] = by_stream.get(key, 0) + 1
+        stats.count(key)
         book = self.books.books.get(key) or self.books.get(channel, inst_id)
         norm = self.normalizer
         emit = norm.emit
@@ -227,9 +231,7 @@ class Pipeline:
         assert items is not None
         rows = [self._fast_bbo_row(arg.instId, arg.channel, d, received_us) for d in items]
         stats = self.stats
-        stats.data_messages += 1
-        key = (arg.channel, arg.instId)
-        stats.by_stream[key] = stats.by_stream.get(key, 0) + 1
+        stats.count((arg.channel, arg.instId))
         norm = self.normalizer
         emit, table = norm.emit, norm.t_bbo
         for row in rows:
@@ -284,11 +286,12 @@ class Pipeline:
 
     def _trades_seen(self, channel: str, inst_id: str) -> tuple[dict[str, None], deque[str]]:
         """Count a trades push and return its stream's recent tradeIds (for dedup)."""
-        stats = self.stats
-        stats.data_messages += 1
         key = (channel, inst_id)
-        by_stream = stats.by_stream
-        by_stream[key] = by_stream.get(key, 0) + 1
+        self.stats.count(key)
+        return self._recent_trade_ids(key)
+
+    def _recent_trade_ids(self, key: tuple[str, str]) -> tuple[dict[str, None], deque[str]]:
+        """The last tradeIds of stream `key` (dict to look up, deque to evict)."""
         seen = self._recent_trades.get(key)
         if seen is None:
             seen = self._recent_trades[key] = ({}, deque())
@@ -301,9 +304,7 @@ class Pipeline:
         inst_id = arg.instId
         rows = [_ticker_row(inst_id, d, received_us) for d in items]
         stats = self.stats
-        stats.data_messages += 1
-        key = (arg.channel, inst_id)
-        stats.by_stream[key] = stats.by_stream.get(key, 0) + 1
+        stats.count((arg.channel, inst_id))
         norm = self.normalizer
         emit, table = norm.emit, norm.t_tickers
         for row in rows:
@@ -323,22 +324,16 @@ class Pipeline:
     def _route(self, msg: Message, received_us: int) -> None:
         stats = self.stats
         if isinstance(msg, BookMsg):
-            stats.data_messages += 1
-            key = (msg.channel, msg.inst_id)
-            stats.by_stream[key] = stats.by_stream.get(key, 0) + 1
+            stats.count((msg.channel, msg.inst_id))
             self._book(msg, received_us)
         elif isinstance(msg, TradesMsg):
-            stats.data_messages += 1
-            key = (msg.channel, msg.inst_id)
-            stats.by_stream[key] = stats.by_stream.get(key, 0) + 1
+            stats.count((msg.channel, msg.inst_id))
             if self._dedup_trades(msg):
                 self.normalizer.trades(msg, received_us)
             if msg.trades:
                 stats.last_exchange_ts = msg.trades[-1].ts
         elif isinstance(msg, RecordsMsg):
-            stats.data_messages += 1
-            key = (msg.channel, msg.inst_id)
-            stats.by_stream[key] = stats.by_stream.get(key, 0) + 1
+            stats.count((msg.channel, msg.inst_id))
             self._records(msg, received_us)
         elif isinstance(msg, Pong):
             stats.pongs += 1
@@ -347,11 +342,7 @@ class Pipeline:
 
     def _dedup_trades(self, msg: TradesMsg) -> bool:
         """Drop trades already seen (two sockets overlap during a 64008 hand-over)."""
-        key = (msg.channel, msg.inst_id)
-        seen = self._recent_trades.get(key)
-        if seen is None:
-            seen = self._recent_trades[key] = ({}, deque())
-        ids, order = seen
+        ids, order = self._recent_trade_ids((msg.channel, msg.inst_id))
         fresh = [t for t in msg.trades if t.trade_id not in ids]
         if len(fresh) != len(msg.trades):
             self.stats.duplicate_trades += len(msg.trades) - len(fresh)
