@@ -153,10 +153,7 @@ class Writer(threading.Thread):
 
     def _spool(self, batch: Batch) -> None:
         for d in self.deliveries:
-            if d.spool is not None:
-                d.spool.append(batch)
-            else:
-                d.dropped_batches += 1
+            d.keep(batch)
 
     def run(self) -> None:
         while True:

@@ -614,16 +614,17 @@ class Delivery:
             return
         if not self.up and time.monotonic() < self.retry_at:
             # Down and not due for a retry: do not block the writer on a dead sink.
-            if self.spool is not None:
-                self.spool.append(batch)
-            else:
-                self.dropped_batches += 1
+            self.keep(batch)
             return
         if not self._try(batch):
-            if self.spool is not None:
-                self.spool.append(batch)
-            else:
-                self.dropped_batches += 1
+            self.keep(batch)
+
+    def keep(self, batch: Batch) -> None:
+        """For later: into the spool, or counted as dropped when the sink has none."""
+        if self.spool is not None:
+            self.spool.append(batch)
+        else:
+            self.dropped_batches += 1
 
     def drain(self, limit: int = 100) -> int:
         """Deliver up to `limit` spooled batches in order; stop at the first failure."""
