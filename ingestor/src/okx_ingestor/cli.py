@@ -114,14 +114,13 @@ def _dead_letter(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     if cfg is None:
         return 2
-    names = [args.sink] if args.sink else [n for n in cfg.sinks if n not in ("redis", "jsonl")]
-    for name in names:
-        directory = cfg.spool_dir / f"{name}.dead-letter"
+    for name in [args.sink] if args.sink else cfg.spooled_sinks():
+        directory = cfg.dead_letter_path(name)
         if not directory.is_dir():
             continue
         dead = DeadLetter(directory, max_bytes=cfg.dead_letter_max_bytes)
         if args.requeue:
-            moved = dead.requeue(Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes))
+            moved = dead.requeue(Spool(cfg.spool_path(name), max_bytes=cfg.spool_max_bytes))
             sys.stdout.write(orjson.dumps({"sink": name, "requeued": moved}).decode() + "\n")
             continue
         for path, record in dead.entries():

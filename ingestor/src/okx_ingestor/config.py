@@ -36,6 +36,11 @@ class ConfigError(ValueError):
         self.key = key
 
 
+# Sinks without a spool or a dead-letter directory: Redis is written per message (only
+# the newest row matters), JSON lines is a local file.
+UNSPOOLED_SINKS = frozenset({"redis", "jsonl"})
+
+
 @dataclass
 class Config:
     instance: str = "main"
@@ -69,6 +74,15 @@ class Config:
     symbols_refresh_min: float = 60.0
     symbols_inst_types: list[str] = field(default_factory=list)  # [] = from instruments
     symbols_inst_families: list[str] = field(default_factory=list)  # OPTION; [] = derived
+
+    def spooled_sinks(self) -> list[str]:
+        return [name for name in self.sinks if name not in UNSPOOLED_SINKS]
+
+    def spool_path(self, sink: str) -> Path:
+        return self.spool_dir / sink
+
+    def dead_letter_path(self, sink: str) -> Path:
+        return self.spool_dir / f"{sink}.dead-letter"
 
     def subscriptions(self) -> dict[str, list[dict[str, str]]]:
         """URL -> subscribe args."""

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from . import speedups
 from .batcher import Batch, Batcher
 from .books import BookState, SnapshotResult
-from .config import Config
+from .config import UNSPOOLED_SINKS, Config
 from .connections import ConnectionManager, RateLimiter
 from .pipeline import Pipeline
 from .rest import RestError, fetch_books_snapshot, fetch_instruments
@@ -59,7 +59,6 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
     out: list[Delivery] = []
     for name, settings in cfg.sinks.items():
         sink: Sink
-        durable = True
         if name == "clickhouse":
             sink = ClickHouseSink(settings)
         elif name == "chdb":
@@ -76,7 +75,6 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
             continue  # per message, through build_redis_writer
         elif name == "jsonl":
             sink = JsonLinesSink(Path(settings["path"]))
-            durable = False
         elif name == "kafka":
             sink = KafkaSink(settings)
         else:
@@ -84,11 +82,9 @@ def build_deliveries(cfg: Config) -> list[Delivery]:
                 f"sink {name!r} is not built into this version; remove sinks.{name} from the config"
             )
         spool = dead = None
-        if durable:
-            spool = Spool(cfg.spool_dir / name, max_bytes=cfg.spool_max_bytes)
-            dead = DeadLetter(
-                cfg.spool_dir / f"{name}.dead-letter", max_bytes=cfg.dead_letter_max_bytes
-            )
+        if name not in UNSPOOLED_SINKS:
+            spool = Spool(cfg.spool_path(name), max_bytes=cfg.spool_max_bytes)
+            dead = DeadLetter(cfg.dead_letter_path(name), max_bytes=cfg.dead_letter_max_bytes)
         out.append(Delivery(sink, spool, dead))
     return out
 
