@@ -1,5 +1,10 @@
-"""The pipeline's fast path (msgspec structs -> rows) must be invisible: for any input,
-the rows and the summary are exactly those of the decode() path it falls back to."""
+"""The pipeline's fast paths must be invisible: for any input, the rows and the summary
+are exactly those of the decode() path they fall back to.
+
+Three ways through the pipeline are compared: "decode" (decode() for everything),
+"python" (the Python fast path: msgspec structs -> rows) and "c" (speedups.push, the C
+version of the usual pushes, which declines to the Python fast path when unsure; the
+same as "python" when the extension is not built)."""
 
 from __future__ import annotations
 
@@ -8,22 +13,51 @@ import random
 
 import pytest
 from okx_ingestor import pipeline as pipeline_module
+from okx_ingestor import speedups
+from okx_ingestor.books import BookState
 from okx_ingestor.pipeline import Pipeline
+from okx_ingestor.rest import parse_books_response
 from okx_ingestor.synth import MarketGenerator
 
 INSTS = ["BTC-USDT", "ETH-USDT", "BTC-USDT-SWAP"]
+MODES = ("decode", "python", "c")
+Result = tuple[str, str, str]
 
 
-def run(messages: list[str], fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    """Rows and summary as JSON (tuples and lists compare equal there, as in the sinks)."""
+class FixedClock:
+    """The receive time of REST snapshot rows (process() is given one per message)."""
+
+    def now_us(self) -> int:
+        return 1_600_000_000_000_000
+
+
+def run(messages: list[str], mode: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """Rows, summary and the books' final levels as JSON (tuples and lists compare equal
+    there, as in the sinks)."""
     with monkeypatch.context() as m:
-        if not fast:
+        if mode != "c":
+            m.setattr(pipeline_module, "push", None)
+        if mode == "decode":
             m.setattr(pipeline_module, "_FAST_HANDLERS", {})
         rows: list[object] = []
-        p = Pipeline(lambda t, r: rows.append((t, r)))
+        p = Pipeline(lambda t, r: rows.append((t, r)), clock=FixedClock())  # type: ignore[arg-type]
         for i, raw in enumerate(messages):
+            if raw.startswith("REST "):  # a REST /market/books snapshot for a buffering book
+                _, inst, body = raw.split(" ", 2)
+                book = p.books.get("books", inst)
+                if book.state is BookState.BUFFERING:
+                    p.rest_snapshot("books", inst, parse_books_response(body.encode()))
+                continue
             p.process(raw, received_us=1_700_000_000_000_000 + i)
-    return json.dumps(rows), json.dumps(p.summary(), sort_keys=True)
+    books = {f"{c}/{i}": (b.state.value, b.last_seq_id, b.top(1000))
+             for (c, i), b in sorted(p.books.books.items())}  # fmt: skip
+    return json.dumps(rows), json.dumps(p.summary(), sort_keys=True), json.dumps(books)
+
+
+def assert_same(messages: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded = run(messages, "decode", monkeypatch)
+    for mode in MODES[1:]:
+        assert run(messages, mode, monkeypatch) == decoded, mode
 
 
 def mixed_stream() -> list[str]:
@@ -80,14 +114,14 @@ VARIANTS = [
 
 def test_fast_path_matches_decode_path_on_mixed_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     messages = mixed_stream()
-    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+    assert_same(messages, monkeypatch)
 
 
 def test_fast_path_matches_decode_path_on_2022_recording(
     recording_2022: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     messages = recording_2022 * 2
-    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+    assert_same(messages, monkeypatch)
 
 
 @pytest.mark.parametrize(("old", "new"), VARIANTS)
@@ -97,7 +131,7 @@ def test_fast_path_matches_decode_path_on_variants(
     base = mixed_stream()[:600]
     messages = base[:3] + [m.replace(old, new) for m in base[3:]]
     assert messages != base or old not in "".join(base)
-    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+    assert_same(messages, monkeypatch)
 
 
 def test_fast_path_matches_decode_path_on_corrupted_frames(
@@ -111,7 +145,24 @@ def test_fast_path_matches_decode_path_on_corrupted_frames(
         for _ in range(rng.randint(0, 2)):
             chars[rng.randrange(len(chars))] = rng.choice('{}[]":,0123456789.-e ')
         messages.append("".join(chars))
-    assert run(messages, True, monkeypatch) == run(messages, False, monkeypatch)
+    assert_same(messages, monkeypatch)
+
+
+def test_books_from_rest_snapshots_then_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Books that went live from a REST snapshot (levels as lists, not tuples), then
+    take updates, gaps and more REST snapshots: the same in every mode."""
+    gen = MarketGenerator(INSTS, seed=8, depth=40)
+    rng = random.Random(4)
+    messages: list[str] = []  # no WS snapshot: every book starts buffering
+    for n in range(2500):
+        inst = rng.choice(INSTS)
+        if n % 300 == 10:
+            gen.inject_gap(inst)
+        if n % 50 == 5:
+            body = json.dumps({"code": "0", "data": [gen.rest_book(inst)]})
+            messages.append(f"REST {inst} {body}")
+        messages.append(gen.next_message())
+    assert_same(messages, monkeypatch)
 
 
 def test_books_trades_tickers_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,4 +181,27 @@ def test_books_trades_tickers_take_the_fast_path(monkeypatch: pytest.MonkeyPatch
     for raw in messages:
         p.process(raw)
     assert full_calls == []
+    assert p.stats.data_messages == len(messages)
+
+
+@pytest.mark.skipif(speedups.push is None, reason="speedups.push is not in use (pure Python)")
+def test_c_handles_the_usual_pushes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C comparisons above are only meaningful if C handles the usual pushes: every
+    books update, trade and ticker of a clean stream (not the WS snapshots)."""
+    results: list[int] = []
+    c_push = speedups.push
+    assert c_push is not None
+
+    def counting(*args: object) -> int:
+        code = c_push(*args)  # type: ignore[arg-type]
+        results.append(code)
+        return code
+
+    monkeypatch.setattr(pipeline_module, "push", counting)
+    gen = MarketGenerator(INSTS, seed=1, depth=50)
+    messages = gen.stream(2000)
+    p = Pipeline(lambda t, r: None)
+    for raw in messages:
+        p.process(raw)
+    assert results.count(1) == len(messages) - len(INSTS)  # all but the 3 snapshots
     assert p.stats.data_messages == len(messages)

@@ -37,7 +37,7 @@ _NO_LEVEL = ("0", "0")  # an empty side, as the bbo row writes it
 DEFAULT_BUFFER_LIMIT = 10_000
 
 
-def _same_price(a: str, b: str) -> bool:
+def same_price(a: str, b: str) -> bool:
     """Two price strings with one float key: the same price ("1.50" and "1.5")?"""
     return Decimal(a) == Decimal(b)
 
@@ -126,7 +126,7 @@ class _Side:
     def load(self, levels: Sequence[Sequence[str]]) -> None:
         """A whole snapshot into an empty side: side_apply()'s rules, but the keys are
         sorted once at the end instead of 400 bisect insertions."""
-        self._keys = side_load(self._levels, levels, _same_price)
+        self._keys = side_load(self._levels, levels, same_price)
 
     def top(self, n: int) -> list[tuple[str, str]]:
         """The best `n` levels as (px, sz), best first."""
@@ -317,10 +317,10 @@ class L2Book:
         try:
             if bids:  # _Side.apply, inlined: one Python call less per side
                 side = self._bids
-                side_apply(side._keys, side._levels, bids, _same_price)
+                side_apply(side._keys, side._levels, bids, same_price)
             if asks:
                 side = self._asks
-                side_apply(side._keys, side._levels, asks, _same_price)
+                side_apply(side._keys, side._levels, asks, same_price)
         except (InvalidOperation, ValueError, IndexError, TypeError):
             counters.bad_levels += 1
             self.drop()

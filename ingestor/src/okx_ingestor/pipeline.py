@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from msgspec import UNSET
 
-from .books import BookRegistry, BookState, Outcome, SnapshotResult
+from .books import BookRegistry, BookState, Outcome, SnapshotResult, same_price
 from .clock import WallClock
 from .decoder import (
     INCREMENTAL_BOOK_CHANNELS,
@@ -36,7 +36,7 @@ from .decoder import (
     levels_ok,
 )
 from .normalizer import Emit, Normalizer, Row
-from .speedups import book_sides_ok
+from .speedups import book_sides_ok, push
 
 log = logging.getLogger("okx_ingestor.pipeline")
 
@@ -54,6 +54,9 @@ _APPLIED, _SNAPSHOT, _RESET = Outcome.APPLIED, Outcome.SNAPSHOT, Outcome.RESET
 _GAP, _CHECKSUM_FAILED, _BAD_LEVEL = Outcome.GAP, Outcome.CHECKSUM_FAILED, Outcome.BAD_LEVEL
 _LIVE = BookState.LIVE
 _ROUTE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+# speedups.push's results: declined, done, or the book was dropped for this reason.
+_PUSH_DECLINED, _PUSH_DONE = 0, 1
+_PUSH_DROPPED = {2: _BAD_LEVEL, 3: _CHECKSUM_FAILED}
 
 
 class _Decline(Exception):
@@ -121,6 +124,13 @@ class Pipeline:
         self._logged_kinds: set[str] = set()
         # (channel, instId) -> recent tradeIds (dict for lookup, deque for eviction order)
         self._recent_trades: dict[tuple[str, str], tuple[dict[str, None], deque[str]]] = {}
+        # speedups.push's view of this pipeline (a tuple: one C argument, no attribute
+        # lookups per message; nothing in it refers back to the Pipeline).
+        norm = self.normalizer
+        self._push_context = (
+            self.books.books, _LIVE, self.stats, self._recent_trades, norm.emit,
+            norm.book_levels, norm.t_book, norm.t_bbo, norm.t_ticks, norm.t_tickers, same_price,
+        )  # fmt: skip
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
         """Decode and route one frame; never raises on bad input (it is counted).
@@ -139,6 +149,20 @@ class Pipeline:
             f = decode_fast(frame)
         except FastDecodeError:
             return self._process_full(frame, received_us)
+        if push is not None:  # the usual data push, in C (speedups.push); 0: declined
+            try:
+                code = push(self._push_context, f, received_us)
+            except _ROUTE_ERRORS as exc:  # as the handlers' errors below
+                stats.data_messages -= 1
+                self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
+                return None
+            if code:
+                if code != _PUSH_DONE:
+                    arg = f.arg
+                    d = f.data[0]  # type: ignore[index]
+                    self._book_dropped(arg.channel, arg.instId, _PUSH_DROPPED[code],  # type: ignore[union-attr]
+                                       d.seqId, d.prevSeqId)  # fmt: skip
+                return None
         arg = f.arg
         if arg is None or f.data is None or f.event is not None:
             return self._process_full(frame, received_us)

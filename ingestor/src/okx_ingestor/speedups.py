@@ -1,9 +1,14 @@
-"""Which implementation of the order book's per-level loops runs: C or Python.
+"""Which implementation of the hot loops runs: C or Python.
 
 The C module (_speedups, built with the wheel when a compiler is there) and the Python
-module (_levels) have the same functions and results; C is about 3-5x faster on books
-with many levels per update. Set OKX_INGESTOR_PURE_PYTHON=1 to run the Python one
-(`okx-ingestor check-config` and the okx_ingestor_info metric say which one runs).
+module (_levels) have the same per-level functions and results; C is about 3-5x faster
+on books with many levels per update. Set OKX_INGESTOR_PURE_PYTHON=1 to run the Python
+one (`okx-ingestor check-config` and the okx_ingestor_info metric say which one runs).
+
+The C module also handles whole data pushes in their usual shape (`push`: a books
+update for a live book, a single trade, tickers). With the Python module `push` is None
+and the pipeline's own Python fast path runs; that path is also where C declines
+anything unusual, so it is push's twin (tests/test_pipeline_fast.py compares them).
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ side_apply = _impl.side_apply
 side_load = _impl.side_load
 checksum_payload = _impl.checksum_payload
 untrack_levels = _impl.untrack_levels
+push = getattr(_impl, "push", None)
 
 __all__ = [
     "IMPLEMENTATION",
     "book_sides_ok",
     "checksum_payload",
     "levels_ok",
+    "push",
     "side_apply",
     "side_load",
     "untrack_levels",
