@@ -231,7 +231,9 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
 
     hist = Histogram("w", "w", ["sink"], registry=CollectorRegistry())
     delivery = Delivery(DownSink(), Spool(spool_dir, max_bytes=2 << 30, fsync=False))
-    writer = Writer([delivery], max_queue=8, insert_hist=hist)
+    overflow_dir = spool_dir.with_name("overflow")
+    writer = Writer([delivery], max_queue=8, insert_hist=hist, overflow_dir=overflow_dir,
+                    fsync=False)  # fmt: skip
     writer.start()
     batcher = Batcher(writer.offer, max_rows=5_000)
     p = Pipeline(batcher.add, count_rows=False)
@@ -252,6 +254,7 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
         "spool_mb": round(delivery.spool.bytes / 2**20, 1),
         "spooled_batches": delivery.spool.stats.appended_batches,
         "writer_overflow_batches": writer.overflow_batches,
+        "writer_overflow_mb": round((writer.overflow.bytes if writer.overflow else 0) / 2**20, 1),
     }
 
 

@@ -1,6 +1,6 @@
-"""The writer thread keeps batches in the order they were made, also when its queue
-overflows to the spool while the thread is busy (found by the 30 s outage test: a batch
-that overflowed straight to the spool overtook older ones still queued)."""
+"""The writer thread keeps batches in the order they were made, including when its queue
+overflows to disk while the thread is busy or stuck in a sink, and the event loop's
+offer() never waits for a sink."""
 
 from __future__ import annotations
 
@@ -28,37 +28,80 @@ class DownSink:
         pass
 
 
-def writer_for(tmp_path: Path, max_queue: int) -> tuple[Writer, Delivery]:
-    delivery = Delivery(DownSink(), Spool(tmp_path / "spool", fsync=False))
+class HangingSink:
+    """Takes batches; while `hang` is set, a write blocks until `release` is set (a
+    server that accepted the connection and stopped answering)."""
+
+    name = "hanging"
+
+    def __init__(self) -> None:
+        self.hang = threading.Event()
+        self.hanging = threading.Event()
+        self.release = threading.Event()
+        self.seen: list[int] = []
+
+    def write(self, batch: Batch) -> None:
+        if self.hang.is_set():
+            self.hanging.set()
+            self.release.wait(30)
+        self.seen.append(batch.created_us)
+
+    def close(self) -> None:
+        pass
+
+
+def make_writer(tmp_path: Path, sink: object, max_queue: int) -> tuple[Writer, Delivery]:
+    delivery = Delivery(sink, Spool(tmp_path / "spool", fsync=False))  # type: ignore[arg-type]
     delivery.retry_s = delivery.max_retry_s = 0.0  # retry the sink on every batch
     hist = Histogram("insert", "insert", ["sink"], registry=CollectorRegistry())
-    return Writer([delivery], max_queue=max_queue, insert_hist=hist), delivery
+    writer = Writer([delivery], max_queue=max_queue, insert_hist=hist,
+                    overflow_dir=tmp_path / "overflow", fsync=False)  # fmt: skip
+    return writer, delivery
+
+
+def batch(i: int) -> Batch:
+    return Batch("hft_data.raw_ticks", [(i,)], "", i)
 
 
 def spooled_order(delivery: Delivery) -> list[int]:
     assert delivery.spool is not None
-    return [batch.created_us for batch in delivery.spool.peek()]
+    return [b.created_us for b in delivery.spool.peek()]
 
 
-def test_overflow_spools_the_queued_batches_first(tmp_path: Path) -> None:
-    writer, delivery = writer_for(tmp_path, max_queue=3)  # not started: nothing is taken
+def overflow_order(writer: Writer) -> list[int]:
+    return [b.created_us for b in writer.overflow.peek()] if writer.overflow else []
+
+
+def wait_until_taken(writer: Writer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.pending() == 0
+
+
+def test_overflow_moves_the_queue_to_disk_ahead_of_the_new_batch(tmp_path: Path) -> None:
+    writer, delivery = make_writer(tmp_path, DownSink(), max_queue=3)  # not started
     for i in range(5):
-        writer.offer(Batch("hft_data.raw_ticks", [(i,)], "", i))
-    # The 4th batch overflows: 0-2 leave the queue for the spool first, then 3; the
-    # 5th finds the queue empty again.
-    assert writer.overflow_batches == 1
-    assert spooled_order(delivery) == [0, 1, 2, 3]
-    assert writer.queue.qsize() == 1
+        writer.offer(batch(i))
+    # The 4th batch overflows: 0-2 leave the queue for the spool first, then 3; the 5th
+    # goes behind them, not into the now empty queue.
+    assert writer.overflow_batches == 2
+    assert list(writer.queue) == []
+    assert overflow_order(writer) == [0, 1, 2, 3, 4]
+    writer.start()
+    wait_until_taken(writer)
+    assert writer.stop(10)
+    assert spooled_order(delivery) == [0, 1, 2, 3, 4]
 
 
-def test_batches_reach_the_spool_in_order_under_overflow(tmp_path: Path) -> None:
-    writer, delivery = writer_for(tmp_path, max_queue=2)
+def test_batches_reach_the_sink_spool_in_order_under_overflow(tmp_path: Path) -> None:
+    writer, delivery = make_writer(tmp_path, DownSink(), max_queue=2)
     writer.start()
     done = threading.Event()
 
     def produce() -> None:
         for i in range(2000):
-            writer.offer(Batch("hft_data.raw_ticks", [(i,)], "", i))
+            writer.offer(batch(i))
             if i % 50 == 0:
                 time.sleep(0.001)
         done.set()
@@ -67,6 +110,55 @@ def test_batches_reach_the_spool_in_order_under_overflow(tmp_path: Path) -> None
     producer.start()
     producer.join(60)
     assert done.is_set()
+    wait_until_taken(writer)
     assert writer.stop(30)
     assert writer.overflow_batches > 0  # the case under test happened
     assert spooled_order(delivery) == list(range(2000))
+
+
+def test_offer_does_not_wait_for_a_hanging_sink(tmp_path: Path) -> None:
+    sink = HangingSink()
+    writer, _ = make_writer(tmp_path, sink, max_queue=2)
+    writer.start()
+    sink.hang.set()
+    writer.offer(batch(0))
+    assert sink.hanging.wait(10)  # the thread is stuck in the sink with batch 0
+    offered = threading.Event()
+
+    def produce() -> None:  # the event loop's side: 200 batches while the sink hangs
+        for i in range(1, 201):
+            writer.offer(batch(i))
+        offered.set()
+
+    threading.Thread(target=produce, daemon=True).start()
+    # Before the fix, the first overflow waited for the sink write in progress.
+    assert offered.wait(10), "offer() waited for the hanging sink"
+    assert not sink.release.is_set() and sink.seen == []
+    assert writer.overflow_batches > 0 and len(writer.queue) == 0
+    sink.hang.clear()
+    sink.release.set()
+    wait_until_taken(writer)
+    assert writer.stop(10)
+    assert sink.seen == list(range(201))  # every batch, once, in order
+
+
+def test_stop_with_a_hanging_sink_keeps_the_queue_on_disk(tmp_path: Path) -> None:
+    sink = HangingSink()
+    writer, _ = make_writer(tmp_path, sink, max_queue=4)
+    writer.start()
+    sink.hang.set()
+    for i in range(4):
+        writer.offer(batch(i))
+    assert sink.hanging.wait(10)
+    assert not writer.stop(0.2)  # stuck in the sink with batch 0
+    assert overflow_order(writer) == [1, 2, 3]
+    sink.release.set()
+    writer.join(10)
+    # The next start delivers the overflow spool first, new batches behind it.
+    sink2 = HangingSink()
+    writer2, _ = make_writer(tmp_path, sink2, max_queue=4)
+    writer2.offer(batch(4))
+    writer2.start()
+    wait_until_taken(writer2)
+    assert writer2.stop(10)
+    assert sink.seen == [0] and sink2.seen == [1, 2, 3, 4]

@@ -39,6 +39,8 @@ class ConfigError(ValueError):
 # Sinks without a spool or a dead-letter directory: Redis is written per message (only
 # the newest row matters), JSON lines is a local file.
 UNSPOOLED_SINKS = frozenset({"redis", "jsonl"})
+# The writer's overflow spool, next to the sinks' spools (a name no sink can have).
+OVERFLOW_SPOOL = "writer-overflow"
 
 
 @dataclass
@@ -83,6 +85,10 @@ class Config:
 
     def dead_letter_path(self, sink: str) -> Path:
         return self.spool_dir / f"{sink}.dead-letter"
+
+    def overflow_spool_path(self) -> Path:
+        """The writer's overflow spool (service.Writer); not a sink name, which are fixed."""
+        return self.spool_dir / OVERFLOW_SPOOL
 
     def subscriptions(self) -> dict[str, list[dict[str, str]]]:
         """URL -> subscribe args."""

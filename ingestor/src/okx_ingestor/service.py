@@ -1,8 +1,9 @@
 """The running ingestor: connections -> pipeline -> batcher -> writer thread -> sinks.
 
 The event loop only decodes, checks books and batches. Sinks run in one writer thread
-behind a bounded queue; when the queue is full (sinks slower than the feed), batches
-go straight to the spools, so memory stays bounded under any backlog.
+behind a bounded queue; when the queue is full (sinks slower than the feed, or one
+hanging until its timeout), batches continue on disk in the writer's overflow spool, so
+memory stays bounded under any backlog and the event loop never waits for a sink.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from prometheus_client.registry import Collector
 from . import speedups
 from .batcher import Batch, Batcher
 from .books import BookState, SnapshotResult
-from .config import UNSPOOLED_SINKS, Config
+from .config import OVERFLOW_SPOOL, UNSPOOLED_SINKS, Config
 from .connections import ConnectionManager, RateLimiter
 from .pipeline import Pipeline
 from .rest import RestError, fetch_books_snapshot, fetch_instruments
@@ -43,7 +44,6 @@ from .sinks import (
 from .spool import DeadLetter, Spool
 
 log = logging.getLogger("okx_ingestor.service")
-_STOP = object()
 
 
 def build_redis_writer(cfg: Config) -> RedisLatestWriter | None:
@@ -103,78 +103,128 @@ def tune_gc() -> None:
 
 
 class Writer(threading.Thread):
-    """Delivers batches to every sink, in the order they were made; drains spools when
-    sinks come back.
+    """Delivers batches to every sink, in the order they were made; drains the sinks'
+    spools when they come back.
 
-    Ordering: the thread takes batches off the queue only while it holds `lock`, and
-    submits them before letting go. When the queue is full, offer() takes the same lock,
-    spools what is still queued (older batches) and then the new one. So no batch can
-    overtake an older one on its way to a spool, whichever side gets there first.
+    One first-in first-out line feeds the thread: an in-memory queue of `max_queue`
+    batches, or, once the queue is full (the thread is behind: a sink is slow, or hangs
+    until its timeout), the overflow spool on disk. An overflow moves the queued batches
+    into the spool ahead of the new one, and while the spool holds anything new batches
+    go behind it: so the line is either the queue or the spool, and the thread takes
+    batches in the order they were made. `lock` guards that hand-over and nothing else -
+    never a sink write - so offer(), on the event loop, never waits for a sink, and
+    memory stays bounded (the queue, then a spool bounded by `overflow_max_bytes` with
+    the spool's shedding policy).
+
+    stop() lets the thread deliver what is queued in memory and leaves the overflow spool
+    on disk: it is fsync'd, and the next start delivers it before anything newer. When a
+    hanging sink keeps the thread past the timeout, the queue goes to the spool too; only
+    the one batch in that sink's hands can then be lost (or, with a dedup token, resent).
     """
 
-    def __init__(self, deliveries: list[Delivery], max_queue: int, insert_hist: Histogram) -> None:
+    def __init__(
+        self,
+        deliveries: list[Delivery],
+        max_queue: int,
+        insert_hist: Histogram,
+        overflow_dir: Path,
+        *,
+        overflow_max_bytes: int = 1 << 30,
+        fsync: bool = True,
+    ) -> None:
         super().__init__(name="okx-writer", daemon=True)
         self.deliveries = deliveries
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        self.queue: deque[Batch] = deque()
+        self.overflow_dir = overflow_dir
+        self.overflow_max_bytes = overflow_max_bytes
+        self.fsync = fsync
+        # Opened at start only when a previous run left it; else at the first overflow.
+        self.overflow: Spool | None = self._open_overflow() if overflow_dir.exists() else None
         self.overflow_batches = 0
         self.lock = threading.Lock()
         self.insert_hist = insert_hist
         self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def _open_overflow(self) -> Spool:
+        return Spool(self.overflow_dir, max_bytes=self.overflow_max_bytes, fsync=self.fsync)
 
     def offer(self, batch: Batch) -> None:
-        """Called on the event loop; overflow goes to the spools (in order, see above)."""
-        try:
-            self.queue.put_nowait(batch)
-        except queue.Full:
-            self.overflow_batches += 1
-            with self.lock:
-                queued = self._take_queued()
-                stop = _STOP in queued
-                for item in queued:
-                    if isinstance(item, Batch):
-                        self._spool(item)
-                self._spool(batch)
-                if stop:
-                    self.queue.put_nowait(_STOP)
+        """Called on the event loop: into the queue, or behind it on disk (see above)."""
+        with self.lock:
+            overflow = self.overflow
+            if (overflow is None or overflow.empty()) and len(self.queue) < self.max_queue:
+                self.queue.append(batch)
+            else:
+                self.overflow_batches += 1
+                self._to_overflow(batch)
         self._wake.set()
 
-    def _take_queued(self) -> list[object]:
-        """Everything queued now, oldest first (the caller holds `lock`)."""
-        items: list[object] = []
-        while True:
-            try:
-                items.append(self.queue.get_nowait())
-            except queue.Empty:
-                return items
+    def _to_overflow(self, batch: Batch | None) -> None:
+        """The queued batches, then `batch`, into the overflow spool (caller holds lock).
+        Shed by the spool's policy when it is full (counted in its stats)."""
+        if self.overflow is None:
+            self.overflow = self._open_overflow()
+        while self.queue:
+            self.overflow.append(self.queue.popleft())
+        if batch is not None:
+            self.overflow.append(batch)
 
-    def _spool(self, batch: Batch) -> None:
-        for d in self.deliveries:
-            d.keep(batch)
+    def pending(self) -> int:
+        """Batches waiting for the thread: queued, and in the overflow spool."""
+        with self.lock:
+            return len(self.queue) + (len(self.overflow) if self.overflow is not None else 0)
+
+    def _next(self) -> tuple[Batch, tuple[Path, int] | None] | None:
+        """The oldest waiting batch, and where it is in the overflow spool (if there)."""
+        with self.lock:
+            if self.queue:
+                return self.queue.popleft(), None
+            if self._stopping.is_set() or self.overflow is None:
+                return None
+            head = self.overflow.head()  # one record read; decoded outside the lock
+        if head is None:
+            return None
+        seg, index, payload = head
+        return Batch.decode(payload), (seg, index)
 
     def run(self) -> None:
         while True:
             self._wake.wait(timeout=0.5)
             self._wake.clear()  # before taking: a batch offered after this wakes us again
-            with self.lock:
-                for item in self._take_queued():
-                    if item is _STOP:
-                        return
-                    if isinstance(item, Batch):
-                        for d in self.deliveries:
-                            t0 = time.perf_counter()
-                            d.submit(item)
-                            self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+            while (item := self._next()) is not None:
+                batch, overflow_at = item
                 for d in self.deliveries:
-                    d.drain(limit=20)
+                    t0 = time.perf_counter()
+                    d.submit(batch)
+                    self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+                if overflow_at is not None:
+                    with self.lock:
+                        assert self.overflow is not None
+                        self.overflow.ack_head(*overflow_at)
+            if self._stopping.is_set():
+                return
+            for d in self.deliveries:
+                d.drain(limit=20)
 
     def stop(self, timeout: float) -> bool:
-        try:
-            self.queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            return False
+        """Deliver what is queued in memory and end the thread; False if it did not end
+        within `timeout` (a sink hangs)."""
+        self._stopping.set()
         self._wake.set()
         self.join(timeout)
-        return not self.is_alive()
+        if not self.is_alive():
+            return True
+        with self.lock:  # the thread is stuck in a sink: keep on disk what it has not taken
+            kept = len(self.queue)
+            if kept:
+                self._to_overflow(None)
+        log.error(
+            "writer did not stop in time (a sink hangs); its queue went to the overflow spool",
+            extra={"batches": kept, "overflow_dir": str(self.overflow_dir)},
+        )
+        return False
 
 
 class StatsCollector(Collector):
@@ -257,7 +307,9 @@ class StatsCollector(Collector):
             "okx_pending_rows", "Rows waiting in the batcher", value=s.batcher.pending_rows()
         )
         yield GaugeMetricFamily(
-            "okx_writer_queue", "Batches queued for the writer", value=s.writer.queue.qsize()
+            "okx_writer_queue",
+            "Batches waiting for the writer (in memory and in its overflow spool)",
+            value=s.writer.pending(),
         )
         sb = GaugeMetricFamily("okx_spool_bytes", "Spool size", labels=["sink"])
         shed = CounterMetricFamily(
@@ -285,6 +337,10 @@ class StatsCollector(Collector):
             if d.spool is not None:
                 sb.add_metric([name], d.spool.bytes)
                 shed.add_metric([name], d.spool.stats.shed_rows)
+        overflow = s.writer.overflow
+        if overflow is not None:  # batches the writer could not take in time, on disk
+            sb.add_metric([OVERFLOW_SPOOL], overflow.bytes)
+            shed.add_metric([OVERFLOW_SPOOL], overflow.stats.shed_rows)
         yield sb
         yield shed
         yield CounterMetricFamily(
@@ -334,7 +390,13 @@ class Service:
             registry=self.registry,
             buckets=(10, 100, 1000, 10_000, 50_000, 100_000),
         )
-        self.writer = Writer(build_deliveries(cfg), cfg.queue_batches, self.insert_hist)
+        self.writer = Writer(
+            build_deliveries(cfg),
+            cfg.queue_batches,
+            self.insert_hist,
+            cfg.overflow_spool_path(),
+            overflow_max_bytes=cfg.spool_max_bytes,
+        )
         self.batcher = Batcher(
             self._deliver, max_rows=cfg.batch_max_rows, max_interval_s=cfg.batch_max_interval_s
         )

@@ -226,6 +226,21 @@ class Spool:
             for payload in iter_records(seg, self._delivered.get(seg, 0)):
                 yield Batch.decode(payload)
 
+    def head(self) -> tuple[Path, int, bytes] | None:
+        """The oldest undelivered record as (segment, index, payload), or None; confirm
+        it with ack_head(segment, index) once delivered."""
+        for seg in list(self._segments):
+            index = self._delivered.get(seg, 0)
+            for payload in iter_records(seg, index):
+                return seg, index, payload
+        return None
+
+    def ack_head(self, seg: Path, index: int) -> None:
+        """ack() the record head() returned, if it is still the oldest undelivered one:
+        the shedding policy may have dropped its segment while it was being delivered."""
+        if self._segments and self._segments[0] == seg and self._delivered.get(seg, 0) == index:
+            self.ack()
+
     def ack(self) -> None:
         """Mark the oldest undelivered batch delivered; delete fully delivered segments."""
         if not self._segments:
