@@ -20,8 +20,10 @@ in the batch (cryptofeed: to callback return). cryptofeed runs in its own interp
 when it is not importable here (it pins websockets/uvloop; keep it out of the project
 venv): pass --cryptofeed-python.
 
-Also reports RSS under a sustained backlog: the sink is down, the writer queue is full
-and batches overflow to the on-disk spool; RSS must stay flat while the spool grows.
+Also reports RSS under a sustained backlog, twice: the sink is down (fails at once:
+batches go to its on-disk spool), and the sink hangs (the writer thread is stuck, its
+queue is full and batches go to its overflow spool on disk). RSS must stay flat while
+the spools grow.
 """
 
 from __future__ import annotations
@@ -212,7 +214,11 @@ def cryptofeed_subprocess(python: str, path: Path, checksum: bool) -> dict[str, 
 
 
 # -- backlog -------------------------------------------------------------------------------
-def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
+def run_backlog(messages: list[str], spool_dir: Path, hanging: bool = False) -> dict[str, Any]:
+    """Sink down (fails at once: its spool grows) or hanging (blocks until the end: the
+    writer is stuck, its queue fills and the overflow spool grows)."""
+    import threading
+
     from okx_ingestor.batcher import Batch, Batcher
     from okx_ingestor.pipeline import Pipeline
     from okx_ingestor.service import Writer
@@ -220,10 +226,14 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
     from okx_ingestor.spool import Spool
     from prometheus_client import CollectorRegistry, Histogram
 
+    release = threading.Event()
+
     class DownSink:
         name = "down"
 
         def write(self, batch: Batch) -> None:
+            if hanging:
+                release.wait()
             raise SinkUnavailable("bench: ClickHouse is down")
 
         def close(self) -> None:
@@ -245,7 +255,9 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
             p.process(m)
         samples.append(round(rss_mb(), 1))
     batcher.flush()
-    writer.stop(30)
+    overflow_mb = round((writer.overflow.bytes if writer.overflow else 0) / 2**20, 1)
+    release.set()
+    writer.stop(60)
     assert delivery.spool is not None
     return {
         "messages": len(messages) * rounds,
@@ -254,17 +266,17 @@ def run_backlog(messages: list[str], spool_dir: Path) -> dict[str, Any]:
         "spool_mb": round(delivery.spool.bytes / 2**20, 1),
         "spooled_batches": delivery.spool.stats.appended_batches,
         "writer_overflow_batches": writer.overflow_batches,
-        "writer_overflow_mb": round((writer.overflow.bytes if writer.overflow else 0) / 2**20, 1),
+        "writer_overflow_mb": overflow_mb,
     }
 
 
-def backlog_subprocess(messages: int, tmp: Path) -> dict[str, Any]:
+def backlog_subprocess(messages: int, tmp: Path, hanging: bool) -> dict[str, Any]:
     """run_backlog in a fresh interpreter: its RSS is then the backlog's alone, not what
     the allocator kept from the throughput runs above (freed tuples on CPython's free
     lists pin whole arenas until a full collection)."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--only-backlog", str(tmp / "spool"), "--messages",
-         str(messages)],
+        [sys.executable, __file__, "--only-backlog", str(tmp / f"spool-{hanging}"),
+         "--messages", str(messages)] + ["--hanging"] * hanging,
         capture_output=True,
         text=True,
         check=True,
@@ -281,6 +293,7 @@ def main() -> int:
     ap.add_argument("--only-cryptofeed", help=argparse.SUPPRESS)
     ap.add_argument("--checksum", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--only-backlog", help=argparse.SUPPRESS)
+    ap.add_argument("--hanging", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     pin(args.cpu)
     if args.only_cryptofeed:
@@ -293,7 +306,7 @@ def main() -> int:
         from okx_ingestor.synth import MarketGenerator
 
         mixed = MarketGenerator(INSTRUMENTS, seed=11, depth=400).stream(args.messages)
-        print(json.dumps(run_backlog(mixed, Path(args.only_backlog))))
+        print(json.dumps(run_backlog(mixed, Path(args.only_backlog), args.hanging)))
         return 0
     from okx_ingestor.decoder import JSON_LIBRARY
 
@@ -350,9 +363,12 @@ def main() -> int:
                     print(f"ratio ours/{key}: {row[f'ratio_vs_{key}']}x")
             if not cf_python:
                 print("cryptofeed: not installed here; pass --cryptofeed-python")
-        backlog = backlog_subprocess(args.messages, Path(tmp))
+        backlog = backlog_subprocess(args.messages, Path(tmp), hanging=False)
+        hanging = backlog_subprocess(args.messages, Path(tmp), hanging=True)
     results["backlog"] = backlog
+    results["backlog_hanging_sink"] = hanging
     print(f"\n== backlog (sink down, writer queue 8 batches, spool on disk): {backlog}")
+    print(f"== backlog (sink hangs: the writer's overflow spool grows): {hanging}")
     print("\n" + json.dumps(results))
     return 0
 
