@@ -8,13 +8,14 @@ same as "python" when the extension is not built)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 
 import pytest
 from okx_ingestor import pipeline as pipeline_module
 from okx_ingestor import speedups
-from okx_ingestor.books import BookState
+from okx_ingestor.books import BookRegistry, BookState
 from okx_ingestor.pipeline import Pipeline
 from okx_ingestor.rest import parse_books_response
 from okx_ingestor.synth import MarketGenerator
@@ -109,6 +110,8 @@ VARIANTS = [
     ('"lastSz":"0.1"', '"lastSz":""'),
     ('"askPx":', '"askPx":"","b":'),
     ('"prevSeqId":', '"prevSeqId":99999999999999999999,"p":'),
+    ('"ts":"', '"ts":"' + "1" * 5000),  # more digits than int() takes
+    ('"tradeId":"', '"tradeId":"' + "1" * 5000),
 ]
 
 
@@ -163,6 +166,36 @@ def test_books_from_rest_snapshots_then_updates(monkeypatch: pytest.MonkeyPatch)
             messages.append(f"REST {inst} {body}")
         messages.append(gen.next_message())
     assert_same(messages, monkeypatch)
+
+
+def run_dropping_books(messages: list[str], mode: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """run(), with an emit() that clears the book registry after every book_l2 update."""
+    with monkeypatch.context() as m:
+        if mode != "c":
+            m.setattr(pipeline_module, "push", None)
+        if mode == "decode":
+            m.setattr(pipeline_module, "_FAST_HANDLERS", {})
+        rows: list[object] = []
+        books = BookRegistry()
+
+        def emit(table: str, row: tuple[object, ...]) -> None:
+            rows.append((table, row))
+            if table.endswith("book_l2") and row[2] == "update":
+                books.books.clear()
+                gc.collect()
+
+        p = Pipeline(emit, books=books)
+        for i, raw in enumerate(messages):
+            p.process(raw, received_us=i)
+    return json.dumps(rows), json.dumps(p.summary(), sort_keys=True), ""
+
+
+def test_a_book_dropped_by_emit_during_its_own_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """emit() runs Python code; if it drops the book being updated (here: clears the
+    registry), C must still hold it (it read freed memory before) and agree."""
+    messages = MarketGenerator(INSTS, seed=2, depth=20).stream(300)
+    results = [run_dropping_books(messages, mode, monkeypatch) for mode in MODES]
+    assert results[0] == results[1] == results[2]
 
 
 def test_books_trades_tickers_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,7 +95,7 @@ def test_low_priority_tables_shed_first_above_high_watermark(tmp_path: Path) -> 
     for i in range(18):
         assert spool.append(mk_batch(10, start=i * 10))
     assert spool.bytes > 0.9 * spool.max_bytes
-    assert not spool.append(mk_batch(10, table="hft_data.book_updates"))
+    assert not spool.append(mk_batch(10, table="hft_data.book_l2"))
     assert spool.append(mk_batch(10))  # trades still spooled
     assert spool.stats.shed_batches == 1 and spool.stats.shed_segments == 0
 
@@ -179,3 +179,29 @@ def test_spool_reads_segments_frame_by_frame(tmp_path: Path) -> None:
         spool.append(mk_batch(2, start=i * 2))
     (seg,) = tmp_path.glob("*.seg")
     assert [Batch.decode(p).rows[0][1] for p in iter_records(seg, skip=3)] == ["6", "8"]
+
+
+def test_head_and_ack_head_walk_the_spool_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=2000, fsync=False)
+    for i in range(40):
+        spool.append(mk_batch(2, start=i * 2))
+    assert len(list(tmp_path.glob("*.seg"))) > 1  # across segments
+    seen = []
+    while (head := spool.head()) is not None:
+        seg, index, payload = head
+        seen.append(Batch.decode(payload).rows[0][1])
+        spool.ack_head(seg, index)
+    assert seen == [str(i * 2) for i in range(40)] and spool.empty()
+
+
+def test_ack_head_never_acks_a_newer_batch_after_shedding(tmp_path: Path) -> None:
+    """The record in flight is shed (its segment dropped) while a newer batch arrives;
+    acking the old record must not ack the newer one (segment numbers are not reused)."""
+    spool = Spool(tmp_path, max_bytes=4000, fsync=False)
+    spool.append(Batch("hft_data.raw_ticks", [("a",) * 10] * 10, "", 1))
+    seg, index, _ = spool.head()  # type: ignore[misc]  # in flight; the sink hangs
+    newer = Batch("hft_data.raw_ticks", [("b" * 33,) * 10] * 10, "", 2)
+    assert spool.append(newer)  # does not fit beside the first: its segment is shed
+    assert spool.stats.shed_batches == 1
+    spool.ack_head(seg, index)  # the sink returns
+    assert [b.created_us for b in spool.peek()] == [2]

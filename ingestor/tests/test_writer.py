@@ -11,7 +11,7 @@ from pathlib import Path
 from okx_ingestor.batcher import Batch
 from okx_ingestor.service import Writer
 from okx_ingestor.sinks import Delivery, SinkUnavailable
-from okx_ingestor.spool import Spool
+from okx_ingestor.spool import Spool, _frame
 from prometheus_client import CollectorRegistry, Histogram
 
 
@@ -162,3 +162,22 @@ def test_stop_with_a_hanging_sink_keeps_the_queue_on_disk(tmp_path: Path) -> Non
     wait_until_taken(writer2)
     assert writer2.stop(10)
     assert sink.seen == [0] and sink2.seen == [1, 2, 3, 4]
+
+
+def test_a_record_that_is_not_a_batch_is_set_aside(tmp_path: Path) -> None:
+    """A CRC-valid record that does not decode (another version wrote it, say) must not
+    block the overflow spool: it is kept beside it, counted, and the rest delivered."""
+    overflow = Spool(tmp_path / "overflow", fsync=False)
+    overflow.append(batch(0))
+    seg = next((tmp_path / "overflow").glob("*.seg"))
+    with seg.open("ab") as fh:  # a valid frame whose payload is not a batch
+        fh.write(_frame(b'{"not": "a batch"}'))
+    sink = HangingSink()
+    writer, _ = make_writer(tmp_path, sink, max_queue=4)
+    writer.offer(batch(1))  # behind the two records already on disk
+    writer.start()
+    wait_until_taken(writer)
+    assert writer.stop(10)
+    assert sink.seen == [0, 1] and writer.undecodable_batches == 1
+    (kept,) = (tmp_path / "overflow").glob("undecodable-*.record")
+    assert kept.read_bytes() == b'{"not": "a batch"}'

@@ -582,6 +582,17 @@ is_negative(PyObject *v)
     return overflow < 0 || (overflow == 0 && x < 0);
 }
 
+/* int(s) of a decimal ASCII str. NULL without an exception (declined: the Python
+ * path decides) when int() refuses it: more digits than sys.get_int_max_str_digits(). */
+static PyObject *
+decimal_int(PyObject *s)
+{
+    PyObject *v = PyLong_FromUnicodeObject(s, 10);
+    if (v == NULL && PyErr_ExceptionMatches(PyExc_ValueError))
+        PyErr_Clear();
+    return v;
+}
+
 /* An exchange timestamp as decode() takes it: decimal str or int >= 0. New ref, or
  * NULL without an exception when the Python path should decide. */
 static PyObject *
@@ -590,7 +601,7 @@ timestamp_of(PyObject *ts)
     if (PyUnicode_CheckExact(ts)) {
         if (!ascii_decimal(ts))
             return NULL;
-        return PyLong_FromUnicodeObject(ts, 10);
+        return decimal_int(ts);
     }
     if (PyLong_CheckExact(ts) && !is_negative(ts))
         return Py_NewRef(ts);
@@ -903,7 +914,7 @@ trade_int(PyObject *v, PyObject *none)
     if (PyLong_CheckExact(v))
         return Py_NewRef(v);
     if (ascii_decimal(v))
-        return PyLong_FromUnicodeObject(v, 10);
+        return decimal_int(v);
     return NULL;
 }
 
@@ -932,11 +943,11 @@ trade_row_of(PyObject *d, PyObject *inst_id, PyObject *received_us, PyObject **t
     count = trade_int(f[5], int_one);
     source = count ? trade_int(f[6], int_zero) : NULL;
     if (source == NULL)
-        goto done;
+        goto done;  /* declined, or an error */
     if (PyObject_Not(source) == 1)
         Py_SETREF(source, Py_NewRef(int_zero));  /* `source or 0` */
-    tid = PyLong_FromUnicodeObject(f[0], 10);
-    ts = tid ? PyLong_FromUnicodeObject(f[4], 10) : NULL;
+    tid = decimal_int(f[0]);
+    ts = tid ? decimal_int(f[4]) : NULL;
     if (ts == NULL)
         goto done;
     PyObject *seq = f[8] == Py_None ? int_zero : f[8];
@@ -1142,7 +1153,7 @@ static void
 do_push(PyObject *ctx, PyObject *f, PyObject *received_us, int *code)
 {
     PyObject *event = NULL, *arg = NULL, *data = NULL, *channel = NULL, *inst_id = NULL,
-             *key = NULL, *action = NULL;
+             *key = NULL, *action = NULL, *book = NULL;
     *code = -1;
     event = PyObject_GetAttr(f, NAME(event));
     arg = event ? PyObject_GetAttr(f, NAME(arg)) : NULL;
@@ -1169,7 +1180,8 @@ do_push(PyObject *ctx, PyObject *f, PyObject *received_us, int *code)
         }
         if (n != 1 || !PyUnicode_CheckExact(action) || PyUnicode_Compare(action, str_update))
             goto done;
-        PyObject *book = PyDict_GetItemWithError(CTX(BOOKS), key);
+        /* A strong reference: emit() runs Python code, which could drop the book. */
+        book = Py_XNewRef(PyDict_GetItemWithError(CTX(BOOKS), key));
         if (book == NULL) {
             *code = PyErr_Occurred() ? -1 : PUSH_DECLINED;
             goto done;
@@ -1200,6 +1212,7 @@ done:
     Py_XDECREF(inst_id);
     Py_XDECREF(key);
     Py_XDECREF(action);
+    Py_XDECREF(book);
 }
 
 PyDoc_STRVAR(push_doc,

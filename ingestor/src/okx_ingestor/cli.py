@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-book-levels",
         action="store_true",
-        help="do not write book_updates rows (one per level)",
+        help="do not write book_l2 rows (the levels of every applied book message)",
     )
     p.set_defaults(func=_replay)
 

@@ -199,13 +199,16 @@ class Pipeline:
         """Incremental books (seqId chain, checksum): same checks as decode() + _book()."""
         items = f.data
         assert items is not None
+        timestamps = []
         for d in items:
             ts = d.ts
             if type(ts) is str:
                 if not ts.isdecimal():
                     raise _DECLINE
+                ts = _int(ts)
             elif type(ts) is not int or ts < 0:
                 raise _DECLINE
+            timestamps.append(ts)
             # decode()'s _levels() checks (speedups: C when built, which also takes the
             # level tuples out of the cyclic GC); Level guarantees four strings.
             if not book_sides_ok(d.asks, d.bids, is_number):
@@ -217,10 +220,7 @@ class Pipeline:
         book = self.books.books.get(key) or self.books.get(channel, inst_id)
         norm = self.normalizer
         emit = norm.emit
-        for d in items:
-            ts = d.ts
-            if type(ts) is str:
-                ts = int(ts)
+        for d, ts in zip(items, timestamps, strict=True):
             stats.last_exchange_ts = ts
             seq, prev, bids, asks, checksum = d.seqId, d.prevSeqId, d.bids, d.asks, d.checksum
             if action == "update" and prev != -1 and book.state is _LIVE:
@@ -267,7 +267,7 @@ class Pipeline:
     ) -> tuple[object, ...]:
         ts = d.ts
         if type(ts) is str and ts.isdecimal():
-            ts = int(ts)
+            ts = _int(ts)
         elif type(ts) is not int or ts < 0:
             raise _DECLINE
         if not levels_ok(d.asks) or not levels_ok(d.bids):
@@ -476,6 +476,15 @@ class Pipeline:
         }
 
 
+def _int(decimal: str) -> int:
+    """int() of a decimal string; _DECLINE when int() refuses it (more digits than
+    sys.get_int_max_str_digits()), so decode() decides, before any state changes."""
+    try:
+        return int(decimal)
+    except ValueError:
+        raise _DECLINE from None
+
+
 def _remember_trade(ids: dict[str, None], order: deque[str], tid: str) -> None:
     """Keep the last 1024 tradeIds of a stream (dict to look up, deque to evict)."""
     ids[tid] = None
@@ -506,12 +515,12 @@ def _trade_row(inst_id: str, d: FastData, received_us: int) -> tuple[str, Row]:
     elif type(count) is str:
         if not count.isdecimal():
             raise _DECLINE
-        count = int(count)
+        count = _int(count)
     if type(source) is str:
         if not source.isdecimal():
             raise _DECLINE
-        source = int(source)
-    return tid, (inst_id if d.instId is UNSET else d.instId, int(tid), int(ts), px, sz, side,
+        source = _int(source)
+    return tid, (inst_id if d.instId is UNSET else d.instId, _int(tid), _int(ts), px, sz, side,
                  count, source or 0, d.seqId or 0, received_us)  # fmt: skip
 
 
@@ -519,7 +528,7 @@ def _ticker_row(inst_id: str, d: FastData, received_us: int) -> Row:
     """A tickers row after decode()'s _ticker checks; _DECLINE otherwise."""
     ts, last, last_sz = d.ts, d.last, d.lastSz
     if type(ts) is str and ts.isdecimal():
-        ts = int(ts)
+        ts = _int(ts)
     elif type(ts) is not int or ts < 0:
         raise _DECLINE
     numbers = NUMBERS

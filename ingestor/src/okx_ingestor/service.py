@@ -142,6 +142,7 @@ class Writer(threading.Thread):
         # Opened at start only when a previous run left it; else at the first overflow.
         self.overflow: Spool | None = self._open_overflow() if overflow_dir.exists() else None
         self.overflow_batches = 0
+        self.undecodable_batches = 0  # overflow records set aside (_set_aside)
         self.lock = threading.Lock()
         self.insert_hist = insert_hist
         self._wake = threading.Event()
@@ -178,16 +179,34 @@ class Writer(threading.Thread):
 
     def _next(self) -> tuple[Batch, tuple[Path, int] | None] | None:
         """The oldest waiting batch, and where it is in the overflow spool (if there)."""
-        with self.lock:
-            if self.queue:
-                return self.queue.popleft(), None
-            if self._stopping.is_set() or self.overflow is None:
+        while True:
+            with self.lock:
+                if self.queue:
+                    return self.queue.popleft(), None
+                if self._stopping.is_set() or self.overflow is None:
+                    return None
+                head = self.overflow.head()  # one record read; decoded outside the lock
+            if head is None:
                 return None
-            head = self.overflow.head()  # one record read; decoded outside the lock
-        if head is None:
-            return None
-        seg, index, payload = head
-        return Batch.decode(payload), (seg, index)
+            seg, index, payload = head
+            try:
+                return Batch.decode(payload), (seg, index)
+            except (ValueError, KeyError, TypeError) as exc:  # e.g. written by another version
+                self._set_aside(seg, index, payload, exc)
+
+    def _set_aside(self, seg: Path, index: int, payload: bytes, exc: Exception) -> None:
+        """A record that is not a batch (CRC intact): kept beside the spool, not replayed,
+        so it cannot block every batch behind it."""
+        path = self.overflow_dir / f"undecodable-{seg.stem}-{index}.record"
+        path.write_bytes(payload)
+        self.undecodable_batches += 1
+        log.error(
+            "overflow spool record is not a batch; set aside",
+            extra={"path": str(path), "error": repr(exc)[:200]},
+        )
+        with self.lock:
+            assert self.overflow is not None
+            self.overflow.ack_head(seg, index)
 
     def run(self) -> None:
         while True:
@@ -310,6 +329,16 @@ class StatsCollector(Collector):
             "okx_writer_queue",
             "Batches waiting for the writer (in memory and in its overflow spool)",
             value=s.writer.pending(),
+        )
+        yield CounterMetricFamily(
+            "okx_writer_overflow_batches",
+            "Batches offered while the writer was behind (they went to its overflow spool)",
+            value=s.writer.overflow_batches,
+        )
+        yield CounterMetricFamily(
+            "okx_writer_undecodable_batches",
+            "Overflow spool records that were not batches, set aside beside the spool",
+            value=s.writer.undecodable_batches,
         )
         sb = GaugeMetricFamily("okx_spool_bytes", "Spool size", labels=["sink"])
         shed = CounterMetricFamily(

@@ -12,7 +12,7 @@ between "delivered" and "deleted" re-sends batches that ClickHouse then ignores.
 
 Shedding policy when the spool reaches `max_bytes` (all counted in `stats`):
  1. Above `high_watermark` (default 90 %) of max_bytes, new batches of the tables in
-    `shed_first` (default: book_updates, bbo, tickers, mark_prices, index_tickers) are
+    `shed_first` (default: book_l2, bbo, tickers, mark_prices, index_tickers) are
     not spooled: trades (raw_ticks) and funding rates keep the remaining space.
  2. At max_bytes, whole oldest segments are deleted until the new batch fits: the most
     recent data is kept, the oldest is lost.
@@ -34,7 +34,7 @@ from .batcher import Batch
 
 MAGIC = b"OS"
 HEADER = struct.Struct("<2sII")
-DEFAULT_SHED_FIRST = frozenset({"book_updates", "bbo", "tickers", "mark_prices", "index_tickers"})
+DEFAULT_SHED_FIRST = frozenset({"book_l2", "bbo", "tickers", "mark_prices", "index_tickers"})
 
 
 @dataclass
@@ -91,13 +91,23 @@ def read_records(path: Path) -> tuple[list[bytes], int]:
     return records, pos
 
 
-def iter_records(path: Path, skip: int = 0) -> Iterator[bytes]:
-    """Valid records of a segment, read one frame at a time (segments can be large)."""
+def _record_end(path: Path, offset: int) -> int:
+    """Where the record that starts at `offset` ends (the next one starts)."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        _, length, _ = HEADER.unpack(fh.read(HEADER.size))
+    return offset + HEADER.size + length
+
+
+def iter_records(path: Path, skip: int = 0, offset: int = 0) -> Iterator[bytes]:
+    """Valid records of a segment from byte `offset` (a record boundary), skipping the
+    first `skip` of them, read one frame at a time (segments can be large)."""
     try:
         fh = path.open("rb")
     except FileNotFoundError:
         return
     with fh:
+        fh.seek(offset)
         index = 0
         while True:
             header = fh.read(HEADER.size)
@@ -141,9 +151,13 @@ class Spool:
         self.stats = SpoolStats()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._segments: list[Path] = sorted(self.dir.glob("*.seg"))
+        # Segment numbers only grow (not back to 1 when the spool empties): a record's
+        # (segment, index), as head() gives it, then never names a newer record.
+        self._next_number = int(self._segments[-1].stem) + 1 if self._segments else 1
         self._sizes: dict[Path, int] = {}
         self._counts: dict[Path, int] = {}  # valid records per segment
         self._delivered: dict[Path, int] = {}  # records already replayed, per segment
+        self._read_pos: dict[Path, int] = {}  # byte offset of the first undelivered one
         for seg in list(self._segments):
             self._repair(seg)
             if self._counts[seg] == 0:
@@ -193,9 +207,8 @@ class Spool:
             last = self._segments[-1]
             if self._sizes[last] + size <= self.segment_bytes:
                 return last
-            number = int(last.stem) + 1
-        else:
-            number = 1
+        number = self._next_number
+        self._next_number += 1
         seg = self.dir / f"{number:012d}.seg"
         self._segments.append(seg)
         self._sizes[seg] = 0
@@ -215,7 +228,7 @@ class Spool:
 
     def _forget(self, seg: Path) -> None:
         self._segments.remove(seg)
-        for table in (self._sizes, self._counts, self._delivered):
+        for table in (self._sizes, self._counts, self._delivered, self._read_pos):
             table.pop(seg, None)
         seg.unlink(missing_ok=True)
 
@@ -223,16 +236,15 @@ class Spool:
     def peek(self) -> Iterator[Batch]:
         """Undelivered batches, oldest first (acknowledge each with `ack()`)."""
         for seg in list(self._segments):
-            for payload in iter_records(seg, self._delivered.get(seg, 0)):
+            for payload in iter_records(seg, offset=self._read_pos.get(seg, 0)):
                 yield Batch.decode(payload)
 
     def head(self) -> tuple[Path, int, bytes] | None:
         """The oldest undelivered record as (segment, index, payload), or None; confirm
         it with ack_head(segment, index) once delivered."""
         for seg in list(self._segments):
-            index = self._delivered.get(seg, 0)
-            for payload in iter_records(seg, index):
-                return seg, index, payload
+            for payload in iter_records(seg, offset=self._read_pos.get(seg, 0)):
+                return seg, self._delivered.get(seg, 0), payload
         return None
 
     def ack_head(self, seg: Path, index: int) -> None:
@@ -252,6 +264,7 @@ class Spool:
             self._forget(seg)
         else:
             self._delivered[seg] = done
+            self._read_pos[seg] = _record_end(seg, self._read_pos.get(seg, 0))
 
     # -- recovery ----------------------------------------------------------------------
     def _repair(self, seg: Path) -> None:
