@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from okx_ingestor import pipeline as pipeline_module
@@ -32,14 +34,22 @@ class FixedClock:
         return 1_600_000_000_000_000
 
 
-def run(messages: list[str], mode: str, monkeypatch: pytest.MonkeyPatch) -> Result:
-    """Rows, summary and the books' final levels as JSON (tuples and lists compare equal
-    there, as in the sinks)."""
+@contextmanager
+def pipeline_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pipelines made inside take the MODES path: "c" as built, "python" without
+    speedups.push, "decode" without any fast path."""
     with monkeypatch.context() as m:
         if mode != "c":
             m.setattr(pipeline_module, "push", None)
         if mode == "decode":
             m.setattr(pipeline_module, "_FAST_HANDLERS", {})
+        yield
+
+
+def run(messages: list[str], mode: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """Rows, summary and the books' final levels as JSON (tuples and lists compare equal
+    there, as in the sinks)."""
+    with pipeline_mode(mode, monkeypatch):
         rows: list[object] = []
         p = Pipeline(lambda t, r: rows.append((t, r)), clock=FixedClock())  # type: ignore[arg-type]
         for i, raw in enumerate(messages):
@@ -170,11 +180,7 @@ def test_books_from_rest_snapshots_then_updates(monkeypatch: pytest.MonkeyPatch)
 
 def run_dropping_books(messages: list[str], mode: str, monkeypatch: pytest.MonkeyPatch) -> Result:
     """run(), with an emit() that clears the book registry after every book_l2 update."""
-    with monkeypatch.context() as m:
-        if mode != "c":
-            m.setattr(pipeline_module, "push", None)
-        if mode == "decode":
-            m.setattr(pipeline_module, "_FAST_HANDLERS", {})
+    with pipeline_mode(mode, monkeypatch):
         rows: list[object] = []
         books = BookRegistry()
 
