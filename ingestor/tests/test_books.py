@@ -199,3 +199,45 @@ def test_same_price_written_differently_is_one_level() -> None:
     book = live_book()
     book.apply(bd(11, 10, asks=[("101.0", "7")]), "update")  # "101" already on the book
     assert book.top(5)[1][0] == ("101.0", "7") and book.depth() == (2, 2)
+
+
+def test_missed_reset_is_a_gap_not_a_run_of_duplicates() -> None:
+    # The chain reached 1000; OKX reset the sequence and the reset push itself was lost.
+    # The old duplicate rule (prev < last and prev <= seq <= last) took the new chain's
+    # pushes for duplicates and froze the book; they must resync it instead.
+    book = live_book()
+    assert book.apply(bd(1000, 10, bids=[("100", "5")]), "update") is Outcome.APPLIED
+    outcomes = [book.apply(bd(3 + 2 * i + 2, 3 + 2 * i, bids=[("100", str(i + 1))]), "update")
+                for i in range(21)]  # fmt: skip
+    assert outcomes[0] is Outcome.GAP
+    assert set(outcomes[1:]) == {Outcome.BUFFERED}
+    c = book.counters
+    assert (c.duplicates, c.gaps, c.resyncs) == (0, 1, 1)
+    assert book.state is BookState.BUFFERING
+
+
+def test_duplicates_inside_the_chain_are_still_ignored() -> None:
+    book = live_book()  # chain from the snapshot at 10
+    assert book.apply(bd(15, 10, bids=[("100", "5")]), "update") is Outcome.APPLIED
+    assert book.apply(bd(20, 15, bids=[("100", "6")]), "update") is Outcome.APPLIED
+    # The same pushes from the other socket of a 64008 hand-over.
+    assert book.apply(bd(15, 10, bids=[("100", "5")]), "update") is Outcome.DUPLICATE
+    assert book.apply(bd(20, 15, bids=[("100", "6")]), "update") is Outcome.DUPLICATE
+    # The new socket's snapshot moves the book forward on the same chain; the old
+    # socket's push it already covers is a duplicate, not a gap.
+    snap = bd(30, -1, bids=[("100", "7")], asks=[("101", "1")])
+    assert book.apply(snap, "snapshot") is Outcome.SNAPSHOT
+    assert book.apply(bd(25, 20, bids=[("100", "8")]), "update") is Outcome.DUPLICATE
+    assert book.apply(bd(31, 30, bids=[("100", "9")]), "update") is Outcome.APPLIED
+    assert book.counters.duplicates == 3 and book.counters.gaps == 0
+    assert book.best_bid() == ("100", "9")
+
+
+def test_after_a_seen_reset_the_old_chain_is_a_gap() -> None:
+    book = live_book()
+    assert book.apply(bd(15, 10), "update") is Outcome.APPLIED
+    assert book.apply(bd(3, 15, asks=[("101", "2")]), "update") is Outcome.RESET
+    assert book.chain_floor == 3
+    assert book.apply(bd(5, 3), "update") is Outcome.APPLIED
+    # A push of the old chain replayed late (prev 10 above the new chain's seqIds).
+    assert book.apply(bd(15, 10), "update") is Outcome.GAP

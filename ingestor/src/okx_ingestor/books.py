@@ -9,6 +9,13 @@ State machine per book (pure: no I/O; the caller fetches REST snapshots):
 - LIVE: every update must chain (prevSeqId == last seqId). A heartbeat has
   seqId == prevSeqId and no levels. A documented sequence reset has seqId < prevSeqId
   (prevSeqId still chains) and is accepted and counted.
+- A duplicate (the same push from the other of two overlapping sockets) lies inside the
+  current chain: chain_floor <= prevSeqId <= seqId <= last seqId, where chain_floor is
+  the seqId the chain started from (its snapshot, or its last reset). Anything else
+  that does not chain is a gap, in particular the first push after a *missed* reset
+  (seqIds start again far below the chain: prevSeqId < chain_floor), which the older
+  rule (prevSeqId < last and prevSeqId <= seqId <= last) took for a duplicate and so
+  froze the book until the new chain caught up with the old seqIds.
 - On a gap or a checksum mismatch the book is dropped (counted) and goes to
   BUFFERING: updates are buffered (bounded) until a snapshot arrives, either a WS
   `action: snapshot` or a REST /api/v5/market/books snapshot fed with
@@ -165,6 +172,7 @@ class L2Book:
     verify_checksum: bool = True
     state: BookState = _EMPTY_STATE
     last_seq_id: int | None = None
+    chain_floor: int | None = None  # seqId the current chain started from (see above)
     last_ts: int = 0
     counters: BookCounters = field(default_factory=BookCounters)
     _bids: _Side = field(default_factory=lambda: _Side(descending=True))
@@ -248,6 +256,7 @@ class L2Book:
         self._bids.clear()
         self._asks.clear()
         self.last_seq_id = None
+        self.chain_floor = None
         self.state = _BUFFERING
         self.counters.resyncs += 1
 
@@ -262,6 +271,12 @@ class L2Book:
         buffered.append(data)
 
     def _load_snapshot(self, data: BookData) -> Outcome:
+        seq, last = data.seq_id, self.last_seq_id
+        # A newer snapshot of the same live chain (another socket's, in a hand-over)
+        # keeps the chain's floor, so that socket's older pushes still read as duplicates.
+        floor = self.chain_floor
+        if self.state is not _LIVE or seq is None or last is None or seq < last or floor is None:
+            self.chain_floor = seq
         self._bids.clear()
         self._asks.clear()
         self._buffer = []
@@ -299,10 +314,11 @@ class L2Book:
         outcome = _APPLIED
         if seq is not None and prev is not None and last is not None:
             if prev != last:
-                if prev < last and prev <= seq <= last:
+                floor = self.chain_floor
+                if floor is not None and floor <= prev <= seq <= last:
                     counters.duplicates += 1  # seen on the other of two overlapping sockets
                     return _DUPLICATE
-                counters.gaps += 1
+                counters.gaps += 1  # a missed reset included (prev below the chain)
                 self.drop()
                 return _GAP
             if seq == prev:
@@ -312,6 +328,7 @@ class L2Book:
                     return _HEARTBEAT
             elif seq < prev:
                 counters.resets += 1
+                self.chain_floor = seq  # a new chain starts here
                 outcome = _RESET
         counters.updates += 1
         try:
