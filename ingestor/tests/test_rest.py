@@ -18,8 +18,11 @@ def test_parse_books_response() -> None:
         (b"<html>", "not JSON"),
         (b'{"code":"51001","msg":"Instrument ID does not exist","data":[]}', "51001"),
         (b'{"code":"0","data":[]}', "no data"),
-        (b'{"code":"0","data":[{"asks":[],"bids":[],"ts":"1"}]}', "no seqId"),
-        (b'{"code":"0","data":[{"asks":[["x"]],"bids":[],"ts":"1","seqId":1}]}', "malformed"),
+        (b'{"code":"0","data":[{"asks":[],"bids":[],"ts":"1700000000000"}]}', "no seqId"),
+        (
+            b'{"code":"0","data":[{"asks":[["x"]],"bids":[],"ts":"1700000000000","seqId":1}]}',
+            "malformed",
+        ),
     ],
 )
 def test_bad_responses_raise_rest_error(body: bytes, match: str) -> None:

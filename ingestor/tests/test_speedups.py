@@ -148,7 +148,7 @@ def test_fast_path_leaves_book_levels_untracked() -> None:
     process() with the C loops (and still tracked, harmlessly, with the Python ones)."""
     frame = (
         '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":'
-        '[["101","1","0","1"]],"bids":[["100","2","0","1"]],"ts":"1","checksum":0,'
+        '[["101","1","0","1"]],"bids":[["100","2","0","1"]],"ts":"1700000000000","checksum":0,'
         '"seqId":5,"prevSeqId":-1}]}'
     )
     rows: list[tuple[str, tuple[object, ...]]] = []

@@ -11,17 +11,19 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from math import isfinite
 
-from .decoder import NUMBERS
+from .decoder import COUNTS, NUMBERS, is_count
 
 SamePrice = Callable[[str, str], bool]
 
 
 def levels_ok(levels: Sequence[Sequence[str]], fallback: Callable[[str], bool]) -> bool:
     """Price and size of every level are numbers (`fallback` decides strings not seen
-    before: decoder.is_number, which remembers them in NUMBERS)."""
+    before: decoder.is_number, which remembers them in NUMBERS), and numOrders, when
+    there, a UInt32 (validate.uint_text)."""
     numbers = NUMBERS
     for level in levels:
-        if len(level) < 2:
+        n = len(level)
+        if n < 2:
             return False
         px = level[0]
         sz = level[1]
@@ -29,6 +31,12 @@ def levels_ok(levels: Sequence[Sequence[str]], fallback: Callable[[str], bool]) 
             sz not in numbers and not (type(sz) is str and fallback(sz))
         ):
             return False
+        if (
+            n > 3
+            and (orders := level[3]) not in COUNTS
+            and not (type(orders) is str and is_count(orders))
+        ):
+            return False  # numOrders, when there, must be a UInt32
     return True
 
 

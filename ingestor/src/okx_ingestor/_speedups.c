@@ -14,39 +14,51 @@
 #include <Python.h>
 #include <math.h>
 
-/* Skip ASCII digits from *i; 1 if there was at least one. */
+/* Skip ASCII digits from *i; 1 if there were between 1 and `most` of them. */
 static int
-skip_digits(const char *p, Py_ssize_t n, Py_ssize_t *i)
+skip_digits(const char *p, Py_ssize_t n, Py_ssize_t *i, Py_ssize_t most)
 {
     Py_ssize_t start = *i;
     while (*i < n && p[*i] >= '0' && p[*i] <= '9')
         (*i)++;
-    return *i > start;
+    return *i > start && *i - start <= most;
 }
 
-/* _NUMBER = -?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?, fullmatch, for ASCII digits only. */
+/* validate.DECIMAL = [0-9]{1,20}(?:\.[0-9]{1,18})?, fullmatch: what Decimal(38, 18)
+ * holds, ASCII only, no sign, no exponent. */
 static int
 ascii_number(const char *p, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
-    if (i < n && p[i] == '-')
-        i++;
-    if (!skip_digits(p, n, &i))
+    if (!skip_digits(p, n, &i, 20))
         return 0;
     if (i < n && p[i] == '.') {
         i++;
-        if (!skip_digits(p, n, &i))
-            return 0;
-    }
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        if (!skip_digits(p, n, &i))
+        if (!skip_digits(p, n, &i, 18))
             return 0;
     }
     return i == n;
 }
+
+/* validate.uint_text: an exact ASCII str of digits whose value is at most `max`
+ * (given as its decimal text, e.g. "4294967295"). */
+static int
+ascii_uint(PyObject *s, const char *max)
+{
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s))
+        return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), m = (Py_ssize_t)strlen(max);
+    const char *p = (const char *)PyUnicode_DATA(s);
+    if (n == 0 || n > m)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return n < m || memcmp(p, max, (size_t)n) <= 0;
+}
+
+static const char UINT64_MAX_TEXT[] = "18446744073709551615", UINT32_MAX_TEXT[] = "4294967295",
+                  UINT8_MAX_TEXT[] = "255";
 
 /* 1: a number; 0: not; -1: error. Non-ASCII strings (Python's \d matches every Unicode
  * digit) and non-strings are left to the Python fallback, so both agree exactly. */
@@ -114,7 +126,8 @@ is_zero(PyObject *s)
 
 PyDoc_STRVAR(levels_ok_doc,
 "levels_ok(levels, fallback) -> bool\n\n"
-"True when the price and the size of every level match the number grammar.\n"
+"True when the price and the size of every level match the number grammar\n"
+"(validate.DECIMAL) and numOrders, when there, is a UInt32.\n"
 "fallback(str) -> bool decides strings that are not plain ASCII.");
 
 /* 1 when the price and size of every level are numbers, 0 when not, -1 on error. */
@@ -140,6 +153,8 @@ check_levels(PyObject *levels_arg, PyObject *fallback)
             result = is_number(PySequence_Fast_GET_ITEM(level, 0), fallback);
             if (result == 1)
                 result = is_number(PySequence_Fast_GET_ITEM(level, 1), fallback);
+            if (result == 1 && PySequence_Fast_GET_SIZE(level) > 3)  /* numOrders: UInt32 */
+                result = ascii_uint(PySequence_Fast_GET_ITEM(level, 3), UINT32_MAX_TEXT);
         }
         Py_DECREF(level);
     }
@@ -567,19 +582,12 @@ ascii_levels_ok(PyObject *levels)
         PyObject *level = PyTuple_GET_ITEM(levels, i);
         if (!PyTuple_CheckExact(level) || PyTuple_GET_SIZE(level) < 2
             || !ascii_number_str(PyTuple_GET_ITEM(level, 0))
-            || !ascii_number_str(PyTuple_GET_ITEM(level, 1)))
+            || !ascii_number_str(PyTuple_GET_ITEM(level, 1))
+            || (PyTuple_GET_SIZE(level) > 3
+                && !ascii_uint(PyTuple_GET_ITEM(level, 3), UINT32_MAX_TEXT)))
             return 0;
     }
     return 1;
-}
-
-/* An exact int below zero. */
-static int
-is_negative(PyObject *v)
-{
-    int overflow;
-    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-    return overflow < 0 || (overflow == 0 && x < 0);
 }
 
 /* int(s) of a decimal ASCII str. NULL without an exception (declined: the Python
@@ -593,19 +601,46 @@ decimal_int(PyObject *s)
     return v;
 }
 
-/* An exchange timestamp as decode() takes it: decimal str or int >= 0. New ref, or
- * NULL without an exception when the Python path should decide. */
+/* An exchange timestamp as validate.ms_of takes it (an ASCII decimal str of at most 13
+ * digits, or an int) inside `limits` (validate.TS_LIMITS: [lowest, highest so far]).
+ * New ref, or NULL without an exception when the Python path should decide (outside
+ * the limits it moves the upper end to the wall clock and decides). */
 static PyObject *
-timestamp_of(PyObject *ts)
+timestamp_of(PyObject *ts, PyObject *limits)
 {
+    PyObject *v;
     if (PyUnicode_CheckExact(ts)) {
-        if (!ascii_decimal(ts))
+        if (PyUnicode_GET_LENGTH(ts) > 13 || !ascii_decimal(ts))
             return NULL;
-        return decimal_int(ts);
+        v = decimal_int(ts);
+        if (v == NULL)
+            return NULL;
     }
-    if (PyLong_CheckExact(ts) && !is_negative(ts))
-        return Py_NewRef(ts);
+    else if (PyLong_CheckExact(ts))
+        v = Py_NewRef(ts);
+    else
+        return NULL;
+    if (!PyList_CheckExact(limits) || PyList_GET_SIZE(limits) != 2) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    int o1, o2, o3;
+    long long x = PyLong_AsLongLongAndOverflow(v, &o1);
+    long long lo = PyLong_AsLongLongAndOverflow(PyList_GET_ITEM(limits, 0), &o2);
+    long long hi = PyLong_AsLongLongAndOverflow(PyList_GET_ITEM(limits, 1), &o3);
+    if (PyErr_Occurred())
+        PyErr_Clear();  /* not ints: the Python path decides */
+    else if (!o1 && !o2 && !o3 && lo <= x && x <= hi)
+        return v;
+    Py_DECREF(v);
     return NULL;
+}
+
+/* A data item's own instId (a str, or UNSET when it has none) is the push's. */
+static int
+same_inst(PyObject *own, PyObject *inst_id)
+{
+    return !PyUnicode_CheckExact(own) || own == inst_id || PyUnicode_Compare(own, inst_id) == 0;
 }
 
 /* obj.name += 1 */
@@ -786,7 +821,8 @@ is_bad_level_error(void)
 
 /* push()'s context, made once per Pipeline (Pipeline._push_context). */
 enum { CTX_BOOKS, CTX_LIVE, CTX_STATS, CTX_RECENT, CTX_EMIT, CTX_BOOK_LEVELS, CTX_T_BOOK,
-       CTX_T_BBO, CTX_T_TICKS, CTX_T_TICKERS, CTX_SAME_PRICE, CTX_SIZE };
+       CTX_T_BBO, CTX_T_TICKS, CTX_T_TICKERS, CTX_SAME_PRICE, CTX_TS_LIMITS, CTX_INST_IDS,
+       CTX_SIZE };
 #define CTX(i) PyTuple_GET_ITEM(ctx, CTX_##i)
 
 /* One books `update` push of one item `d` for a LIVE book (pipeline._fast_books). */
@@ -802,7 +838,7 @@ book_push(PyObject *ctx, PyObject *book, PyObject *d, PyObject *key, PyObject *c
     int code = PUSH_DECLINED, failed = 0;
     PyObject *seq = NULL, *prev = NULL, *last = NULL, *raw_ts = NULL, *ts = NULL,
              *asks = NULL, *bids = NULL, *checksum = NULL, *counters = NULL, *bk = NULL,
-             *bl = NULL, *ak = NULL, *al = NULL;
+             *bl = NULL, *ak = NULL, *al = NULL, *own = NULL;
     seq = PyObject_GetAttr(d, NAME(seqId));
     prev = seq ? PyObject_GetAttr(d, NAME(prevSeqId)) : NULL;
     last = prev ? PyObject_GetAttr(book, NAME(last_seq_id)) : NULL;
@@ -810,8 +846,11 @@ book_push(PyObject *ctx, PyObject *book, PyObject *d, PyObject *key, PyObject *c
     asks = raw_ts ? PyObject_GetAttr(d, NAME(asks)) : NULL;
     bids = asks ? PyObject_GetAttr(d, NAME(bids)) : NULL;
     checksum = bids ? PyObject_GetAttr(d, NAME(checksum)) : NULL;
-    if (checksum == NULL)
+    own = checksum ? PyObject_GetAttr(d, NAME(instId)) : NULL;
+    if (own == NULL)
         goto error;
+    if (!same_inst(own, inst_id))
+        goto done;
     if (!PyLong_CheckExact(seq) || !PyLong_CheckExact(prev) || !PyLong_CheckExact(last)
         || !PyLong_CheckExact(checksum))
         goto done;
@@ -823,7 +862,7 @@ book_push(PyObject *ctx, PyObject *book, PyObject *d, PyObject *key, PyObject *c
         goto error;
     if (o1 || o2 || o3 || p != l || p == -1 || s <= p)
         goto done;  /* a gap, a duplicate, a heartbeat, a reset: the Python path */
-    ts = timestamp_of(raw_ts);
+    ts = timestamp_of(raw_ts, CTX(TS_LIMITS));
     if (ts == NULL) {
         if (PyErr_Occurred())
             goto error;
@@ -901,29 +940,32 @@ done:
     Py_XDECREF(bl);
     Py_XDECREF(ak);
     Py_XDECREF(al);
+    Py_XDECREF(own);
     return failed ? -1 : code;
 }
 
-/* A trade's integer field as _trade_row takes it: None -> `none`, an int as it is, a
- * decimal ASCII str -> int. New ref, or NULL without an exception to decline. */
+/* A trade's integer field as _trade_row takes it: None -> `none`, an int as it is (the
+ * decoder bounds it), a decimal ASCII str of at most `max` -> int. New ref, or NULL
+ * without an exception to decline. */
 static PyObject *
-trade_int(PyObject *v, PyObject *none)
+trade_int(PyObject *v, PyObject *none, const char *max)
 {
     if (v == Py_None)
         return Py_NewRef(none);
     if (PyLong_CheckExact(v))
         return Py_NewRef(v);
-    if (ascii_decimal(v))
+    if (ascii_uint(v, max))
         return decimal_int(v);
     return NULL;
 }
+
 
 /* The raw_ticks row of one trade after _trade_row's checks (new ref), or NULL: with an
  * exception set on error, without one to decline. *tid_out and *ts_out get the tradeId
  * string and the timestamp (new refs) with a row. */
 static PyObject *
-trade_row_of(PyObject *d, PyObject *inst_id, PyObject *received_us, PyObject **tid_out,
-             PyObject **ts_out)
+trade_row_of(PyObject *d, PyObject *inst_id, PyObject *received_us, PyObject *limits,
+             PyObject **tid_out, PyObject **ts_out)
 {
     PyObject *f[9] = {NULL};  /* tradeId px sz side ts count source instId seqId */
     static const int which[9] = {N_tradeId, N_px, N_sz, N_side, N_ts, N_count, N_source,
@@ -935,24 +977,24 @@ trade_row_of(PyObject *d, PyObject *inst_id, PyObject *received_us, PyObject **t
             goto done;
     }
     PyObject *side = f[3];
-    if (!ascii_decimal(f[0]) || !ascii_number_str(f[1]) || !ascii_number_str(f[2])
-        || !PyUnicode_CheckExact(side)
+    if (!ascii_uint(f[0], UINT64_MAX_TEXT) || !ascii_number_str(f[1])
+        || !ascii_number_str(f[2]) || !PyUnicode_CheckExact(side)
         || !(PyUnicode_Compare(side, str_buy) == 0 || PyUnicode_Compare(side, str_sell) == 0)
-        || !ascii_decimal(f[4]))
+        || !PyUnicode_CheckExact(f[4]) || !same_inst(f[7], inst_id))
         goto done;
-    count = trade_int(f[5], int_one);
-    source = count ? trade_int(f[6], int_zero) : NULL;
+    count = trade_int(f[5], int_one, UINT32_MAX_TEXT);
+    source = count ? trade_int(f[6], int_zero, UINT8_MAX_TEXT) : NULL;
     if (source == NULL)
         goto done;  /* declined, or an error */
     if (PyObject_Not(source) == 1)
         Py_SETREF(source, Py_NewRef(int_zero));  /* `source or 0` */
     tid = decimal_int(f[0]);
-    ts = tid ? decimal_int(f[4]) : NULL;
+    ts = tid ? timestamp_of(f[4], limits) : NULL;
     if (ts == NULL)
         goto done;
     PyObject *seq = f[8] == Py_None ? int_zero : f[8];
-    row = PyTuple_Pack(10, PyUnicode_CheckExact(f[7]) ? f[7] : inst_id, tid, ts, f[1], f[2],
-                       side, count, source, seq, received_us);
+    row = PyTuple_Pack(10, inst_id, tid, ts, f[1], f[2], side, count, source, seq,
+                       received_us);
     if (row != NULL) {
         *tid_out = Py_NewRef(f[0]);
         *ts_out = Py_NewRef(ts);
@@ -1031,7 +1073,7 @@ trade_push(PyObject *ctx, PyObject *d, PyObject *key, PyObject *inst_id,
            PyObject *received_us)
 {
     PyObject *stats = CTX(STATS), *tid = NULL, *ts = NULL, *ids, *order;
-    PyObject *row = trade_row_of(d, inst_id, received_us, &tid, &ts);
+    PyObject *row = trade_row_of(d, inst_id, received_us, CTX(TS_LIMITS), &tid, &ts);
     if (row == NULL)
         return PyErr_Occurred() ? -1 : PUSH_DECLINED;
     int result = -1;
@@ -1061,7 +1103,7 @@ done:
 /* pipeline._ticker_row: the tickers row of `d` after decode()'s checks (new ref), or
  * NULL: with an exception on error, without one to decline. */
 static PyObject *
-ticker_row_of(PyObject *inst_id, PyObject *d, PyObject *received_us)
+ticker_row_of(PyObject *inst_id, PyObject *d, PyObject *received_us, PyObject *limits)
 {
     /* instId instType ts last lastSz, then bidPx bidSz askPx askSz open24h high24h
      * low24h vol24h volCcy24h: the row's order */
@@ -1075,7 +1117,9 @@ ticker_row_of(PyObject *inst_id, PyObject *d, PyObject *received_us)
         if (f[i] == NULL)
             goto done;
     }
-    ts = timestamp_of(f[2]);
+    if (!same_inst(f[0], inst_id))
+        goto done;
+    ts = timestamp_of(f[2], limits);
     if (ts == NULL || !ascii_number_str(f[3]) || !ascii_number_str(f[4]))
         goto done;
     for (int i = 5; i < 14 && ok; i++) {
@@ -1092,7 +1136,7 @@ ticker_row_of(PyObject *inst_id, PyObject *d, PyObject *received_us)
     row = PyTuple_New(15);
     if (row == NULL)
         goto done;
-    PyTuple_SET_ITEM(row, 0, Py_NewRef(PyUnicode_CheckExact(f[0]) ? f[0] : inst_id));
+    PyTuple_SET_ITEM(row, 0, Py_NewRef(inst_id));
     PyTuple_SET_ITEM(row, 1, PyUnicode_CheckExact(f[1]) ? Py_NewRef(f[1])
                                                         : PyUnicode_FromString(""));
     PyTuple_SET_ITEM(row, 2, Py_NewRef(ts));
@@ -1118,7 +1162,8 @@ tickers_push(PyObject *ctx, PyObject *data, PyObject *key, PyObject *inst_id,
     if (rows == NULL)
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *row = ticker_row_of(inst_id, PyList_GET_ITEM(data, i), received_us);
+        PyObject *row = ticker_row_of(inst_id, PyList_GET_ITEM(data, i), received_us,
+                                      CTX(TS_LIMITS));
         if (row == NULL) {
             Py_DECREF(rows);
             return PyErr_Occurred() ? -1 : PUSH_DECLINED;
@@ -1169,6 +1214,12 @@ do_push(PyObject *ctx, PyObject *f, PyObject *received_us, int *code)
     key = inst_id ? PyTuple_Pack(2, channel, inst_id) : NULL;
     if (key == NULL || !PyUnicode_CheckExact(channel)) {
         *code = key == NULL ? -1 : PUSH_DECLINED;
+        goto done;
+    }
+    /* An instId not yet checked (decoder.known_inst_id): the Python path checks it. */
+    int known = PySet_Contains(CTX(INST_IDS), inst_id);
+    if (known <= 0) {
+        *code = known < 0 ? -1 : PUSH_DECLINED;
         goto done;
     }
     Py_ssize_t n = PyList_GET_SIZE(data);
@@ -1227,13 +1278,15 @@ PyDoc_STRVAR(push_doc,
 "other push, or when a check fails or a string is not ASCII; 2 (bad level) or 3\n"
 "(checksum failed) when the book was counted and dropped and must be resynchronised.\n"
 "ctx is Pipeline._push_context: (books, BookState.LIVE, stats, recent tradeIds, emit,\n"
-"book_levels, book_l2 table, bbo table, raw_ticks table, tickers table, same_price).");
+"book_levels, book_l2 table, bbo table, raw_ticks table, tickers table, same_price,\n"
+"validate.TS_LIMITS, decoder.INST_IDS).");
 
 static PyObject *
 push(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != CTX_SIZE
-        || !PyDict_Check(PyTuple_GET_ITEM(args[0], CTX_BOOKS))) {
+        || !PyDict_Check(PyTuple_GET_ITEM(args[0], CTX_BOOKS))
+        || !PyAnySet_Check(PyTuple_GET_ITEM(args[0], CTX_INST_IDS))) {
         PyErr_SetString(PyExc_TypeError, "push(ctx: tuple (see the doc), frame, received_us)");
         return NULL;
     }

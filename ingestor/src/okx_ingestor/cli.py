@@ -21,6 +21,7 @@ def _replay(args: argparse.Namespace) -> int:
         Path(args.output),
         database=args.database,
         book_levels=not args.no_book_levels,
+        quarantine_path=Path(args.quarantine) if args.quarantine else None,
     )
     import orjson
 
@@ -229,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-book-levels",
         action="store_true",
         help="do not write book_l2 rows (the levels of every applied book message)",
+    )
+    p.add_argument(
+        "--quarantine",
+        help="JSON lines file for the frames and rows set aside (default: only counted, "
+        "in the summary's `quarantined`)",
     )
     p.set_defaults(func=_replay)
 

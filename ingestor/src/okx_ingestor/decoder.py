@@ -7,7 +7,6 @@ so callers can count it and log it once per kind.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -27,7 +26,23 @@ except ImportError:  # pragma: no cover - exercised only where orjson is missing
     _loads = json.loads
     JSON_LIBRARY = "json"
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+from .validate import (
+    DECIMAL,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    UINT8_MAX,
+    UINT32_MAX,
+    UINT64_MAX,
+    inst_id_ok,
+    is_signed_decimal,
+    ms_of,
+    uint_text,
+)
+
+# Prices, sizes and rates: plain ASCII decimals that fit Decimal(38, 18) (validate.py).
+_NUMBER = DECIMAL
 _NUMBER_MATCH = _NUMBER.fullmatch
 
 _EMPTY: list[list[str]] = []  # never mutated
@@ -208,8 +223,10 @@ def _dispatch(obj: dict[str, Any]) -> Message:
     data = obj["data"]
     if type(data) is not list or type(inst_id) is not str:
         raise DecodeError(f"bad_shape:{_channel_of(obj)}", "data must be a list")
+    if not inst_id_ok(inst_id):
+        raise DecodeError("bad_inst_id", repr(inst_id)[:40])
     if channel in BOOK_CHANNELS:
-        return BookMsg(channel, inst_id, obj.get("action"), [_book(d) for d in data])
+        return BookMsg(channel, inst_id, obj.get("action"), [_book(d, inst_id) for d in data])
     if channel in TRADE_CHANNELS:
         return TradesMsg(channel, inst_id, [_trade(d, inst_id) for d in data])
     parser = _RECORD_PARSERS.get(channel)
@@ -245,12 +262,26 @@ def _opt_num(value: Any, field: str) -> str | None:
     return _num(value, field)
 
 
-def _ms(value: Any, field: str = "ts") -> int:
-    if type(value) is str and value.isdigit():
-        return int(value)
-    if type(value) is int and value >= 0:
+def _signed(value: Any, field: str) -> str:
+    if type(value) is str and is_signed_decimal(value):
         return value
-    raise DecodeError(f"bad_timestamp:{field}", repr(value)[:40])
+    raise DecodeError(f"bad_number:{field}", repr(value)[:40])
+
+
+def _opt_signed(value: Any, field: str) -> str | None:
+    """A rate that may be negative (funding), "" or None -> None."""
+    if value is None or value == "":
+        return None
+    if type(value) is str and is_signed_decimal(value):
+        return value
+    raise DecodeError(f"bad_number:{field}", repr(value)[:40])
+
+
+def _ms(value: Any, field: str = "ts") -> int:
+    ms = ms_of(value)
+    if ms is None:
+        raise DecodeError(f"bad_timestamp:{field}", repr(value)[:40])
+    return ms
 
 
 def _opt_ms(value: Any, field: str) -> int | None:
@@ -260,11 +291,25 @@ def _opt_ms(value: Any, field: str) -> int | None:
 
 
 def _opt_int(value: Any, field: str) -> int | None:
+    """seqId / prevSeqId: Int64, a JSON int or an ASCII decimal string."""
     if value is None:
         return None
-    if type(value) is int:
+    if type(value) is str and len(value) <= 20 and value.isascii():
+        digits = value[1:] if value.startswith("-") else value
+        if digits.isdigit():
+            value = int(value)
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value
-    if type(value) is str and value.lstrip("-").isdigit():
+    raise DecodeError(f"bad_integer:{field}", repr(value)[:40])
+
+
+def _opt_uint(value: Any, field: str, max_text: str) -> int | None:
+    """count (UInt32) / source (UInt8): a JSON int or an ASCII decimal string."""
+    if value is None:
+        return None
+    if type(value) is int and 0 <= value <= int(max_text):
+        return value
+    if uint_text(value, max_text):
         return int(value)
     raise DecodeError(f"bad_integer:{field}", repr(value)[:40])
 
@@ -277,24 +322,36 @@ def _levels(raw: Any, field: str) -> list[list[str]]:
         for level in raw:
             if match(level[0]) is None or match(level[1]) is None:
                 raise DecodeError(f"bad_levels:{field}", repr(level)[:40])
+            if len(level) > 3 and not uint_text(level[3], UINT32_MAX):  # numOrders
+                raise DecodeError(f"bad_levels:{field}", repr(level)[:40])
     except (TypeError, IndexError, KeyError):
         raise DecodeError(f"bad_levels:{field}", "levels must be [price, size, ...]") from None
     return raw
 
 
-def _book(d: dict[str, Any]) -> BookData:
+def _book(d: dict[str, Any], inst_id: str | None = None) -> BookData:
+    """One books item; `inst_id` None for a REST snapshot (its items have no instId)."""
     checksum = d.get("checksum", 0)
-    if type(checksum) is not int:
+    if type(checksum) is not int or not INT32_MIN <= checksum <= INT32_MAX:
         raise DecodeError("bad_integer:checksum", repr(checksum)[:40])
-    ts, seq, prev = d["ts"], d.get("seqId"), d.get("prevSeqId")
+    if inst_id is not None:
+        _same_inst(d, inst_id)
     return BookData(
         _levels(d.get("asks", _EMPTY), "asks"),
         _levels(d.get("bids", _EMPTY), "bids"),
-        int(ts) if type(ts) is str and ts.isdigit() else _ms(ts),
+        _ms(d["ts"]),
         checksum,
-        seq if seq is None or type(seq) is int else _opt_int(seq, "seqId"),
-        prev if prev is None or type(prev) is int else _opt_int(prev, "prevSeqId"),
+        _opt_int(d.get("seqId"), "seqId"),
+        _opt_int(d.get("prevSeqId"), "prevSeqId"),
     )
+
+
+def _same_inst(d: dict[str, Any], inst_id: str) -> str:
+    """A data item's own instId, when it has one, must be the subscription's."""
+    own = d.get("instId", inst_id)
+    if own != inst_id:
+        raise DecodeError("inst_id_mismatch", f"{own!r} in a push for {inst_id!r}"[:80])
+    return inst_id
 
 
 def _side(value: Any) -> str:
@@ -306,7 +363,7 @@ def _side(value: Any) -> str:
 def _trade(d: dict[str, Any], inst_id: str) -> Trade:
     # The hot path: checks inlined, helpers only for the unusual cases.
     trade_id, px, sz, side, ts = d["tradeId"], d["px"], d["sz"], d["side"], d["ts"]
-    if type(trade_id) is not str or not trade_id.isdigit():
+    if not uint_text(trade_id, UINT64_MAX):
         raise DecodeError("bad_trade_id", repr(trade_id)[:40])
     if type(px) is not str or _NUMBER_MATCH(px) is None:
         raise DecodeError("bad_number:px", repr(px)[:40])
@@ -314,24 +371,23 @@ def _trade(d: dict[str, Any], inst_id: str) -> Trade:
         raise DecodeError("bad_number:sz", repr(sz)[:40])
     if side != "buy" and side != "sell":
         raise DecodeError("bad_side", repr(side)[:20])
-    count, seq_id, source = d.get("count"), d.get("seqId"), d.get("source")
     return Trade(
-        d.get("instId", inst_id),
+        _same_inst(d, inst_id),
         trade_id,
         px,
         sz,
         side,
-        int(ts) if type(ts) is str and ts.isdigit() else _ms(ts),
-        count if count is None or type(count) is int else _opt_int(count, "count"),
-        seq_id if seq_id is None or type(seq_id) is int else _opt_int(seq_id, "seqId"),
-        source if source is None or type(source) is int else _opt_int(source, "source"),
+        _ms(ts),
+        _opt_uint(d.get("count"), "count", UINT32_MAX),
+        _opt_int(d.get("seqId"), "seqId"),
+        _opt_uint(d.get("source"), "source", UINT8_MAX),
     )
 
 
 def _ticker(d: dict[str, Any], inst_id: str) -> Ticker:
     return Ticker(
         inst_type=str(d.get("instType", "")),
-        inst_id=d.get("instId", inst_id),
+        inst_id=_same_inst(d, inst_id),
         last=_num(d["last"], "last"),
         last_sz=_num(d["lastSz"], "lastSz"),
         ask_px=_opt_num(d.get("askPx"), "askPx"),
@@ -350,17 +406,17 @@ def _ticker(d: dict[str, Any], inst_id: str) -> Ticker:
 def _funding(d: dict[str, Any], inst_id: str) -> FundingRate:
     return FundingRate(
         inst_type=str(d.get("instType", "")),
-        inst_id=d.get("instId", inst_id),
-        funding_rate=_num(d["fundingRate"], "fundingRate"),
+        inst_id=_same_inst(d, inst_id),
+        funding_rate=_signed(d["fundingRate"], "fundingRate"),
         funding_time=_ms(d["fundingTime"], "fundingTime"),
         next_funding_time=_opt_ms(d.get("nextFundingTime"), "nextFundingTime"),
-        premium=_opt_num(d.get("premium"), "premium"),
-        sett_funding_rate=_opt_num(d.get("settFundingRate"), "settFundingRate"),
+        premium=_opt_signed(d.get("premium"), "premium"),
+        sett_funding_rate=_opt_signed(d.get("settFundingRate"), "settFundingRate"),
         sett_state=d.get("settState") or None,
-        min_funding_rate=_opt_num(d.get("minFundingRate"), "minFundingRate"),
-        max_funding_rate=_opt_num(d.get("maxFundingRate"), "maxFundingRate"),
+        min_funding_rate=_opt_signed(d.get("minFundingRate"), "minFundingRate"),
+        max_funding_rate=_opt_signed(d.get("maxFundingRate"), "maxFundingRate"),
         impact_value=_opt_num(d.get("impactValue"), "impactValue"),
-        interest_rate=_opt_num(d.get("interestRate"), "interestRate"),
+        interest_rate=_opt_signed(d.get("interestRate"), "interestRate"),
         method=d.get("method") or None,
         formula_type=d.get("formulaType") or None,
         ts=_ms(d["ts"]),
@@ -370,7 +426,7 @@ def _funding(d: dict[str, Any], inst_id: str) -> FundingRate:
 def _mark(d: dict[str, Any], inst_id: str) -> MarkPrice:
     return MarkPrice(
         inst_type=str(d.get("instType", "")),
-        inst_id=d.get("instId", inst_id),
+        inst_id=_same_inst(d, inst_id),
         mark_px=_num(d["markPx"], "markPx"),
         ts=_ms(d["ts"]),
     )
@@ -378,7 +434,7 @@ def _mark(d: dict[str, Any], inst_id: str) -> MarkPrice:
 
 def _index(d: dict[str, Any], inst_id: str) -> IndexTicker:
     return IndexTicker(
-        inst_id=d.get("instId", inst_id),
+        inst_id=_same_inst(d, inst_id),
         idx_px=_num(d["idxPx"], "idxPx"),
         open24h=_opt_num(d.get("open24h"), "open24h"),
         high24h=_opt_num(d.get("high24h"), "high24h"),
@@ -408,6 +464,10 @@ _RECORD_PARSERS: dict[str, Any] = {
 # msgspec would accept them as ints, so the fast path declines anything beyond int64
 # (msgspec's bounds stop there; the rare uint64 values go to decode(), which takes them).
 Int = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+# The columns' ranges (validate.py): outside them msgspec fails and decode() decides.
+Int32 = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
+UInt32 = Annotated[int, Meta(ge=0, le=2**32 - 1)]
+UInt8 = Annotated[int, Meta(ge=0, le=255)]
 
 
 # [price, size, deprecated "0", numOrders]: OKX always sends four; other lengths go to
@@ -431,7 +491,7 @@ class FastData(Struct, gc=False):
     asks: tuple[Level, ...] = ()
     bids: tuple[Level, ...] = ()
     ts: str | Int | None = None
-    checksum: Int = 0
+    checksum: Int32 = 0
     seqId: Int | None = None
     prevSeqId: Int | None = None
     # trades, trades-all
@@ -440,8 +500,8 @@ class FastData(Struct, gc=False):
     px: str | None = None
     sz: str | None = None
     side: str | None = None
-    count: str | Int | None = None
-    source: str | Int | None = None
+    count: str | UInt32 | None = None
+    source: str | UInt8 | None = None
     # tickers
     instType: str | UnsetType = UNSET
     last: str | None = None
@@ -474,6 +534,10 @@ FastDecodeError = msgspec.DecodeError  # ValidationError is a subclass
 # entries measured ~40 MB; 200,000 would be unbounded in practice).
 NUMBERS: set[str] = set()
 _NUMBERS_LIMIT = 8192
+# numOrders strings that are UInt32 (validate.uint_text), remembered the same way.
+COUNTS: set[str] = set()
+# instIds that passed validate.inst_id_ok (bounded the same way; the C push reads it).
+INST_IDS: set[str] = set()
 
 
 def levels_ok(levels: tuple[Level, ...]) -> bool:
@@ -483,10 +547,14 @@ def levels_ok(levels: tuple[Level, ...]) -> bool:
     level by level; numOrders and the deprecated field are remembered when they are
     numbers (so the C check hits next time) but never required to be.
     """
-    if NUMBERS.issuperset(chain.from_iterable(levels)):
+    if NUMBERS.issuperset(chain.from_iterable(levels)) and COUNTS.issuperset(
+        [level[3] for level in levels]
+    ):
         return True
     for px, sz, a, b in levels:
         if (px not in NUMBERS and not is_number(px)) or (sz not in NUMBERS and not is_number(sz)):
+            return False
+        if b not in COUNTS and not is_count(b):
             return False
         if a not in NUMBERS:
             is_number(a)
@@ -502,4 +570,26 @@ def is_number(value: str) -> bool:
     if len(NUMBERS) >= _NUMBERS_LIMIT:
         NUMBERS.clear()
     NUMBERS.add(value)
+    return True
+
+
+def is_count(value: str) -> bool:
+    """numOrders: validate.uint_text(UInt32), remembered; callers test COUNTS first."""
+    if not uint_text(value, UINT32_MAX):
+        return False
+    if len(COUNTS) >= _NUMBERS_LIMIT:
+        COUNTS.clear()
+    COUNTS.add(value)
+    return True
+
+
+def known_inst_id(value: str) -> bool:
+    """validate.inst_id_ok, remembered in INST_IDS (which the C push reads)."""
+    if value in INST_IDS:
+        return True
+    if not inst_id_ok(value):
+        return False
+    if len(INST_IDS) >= _NUMBERS_LIMIT:
+        INST_IDS.clear()
+    INST_IDS.add(value)
     return True

@@ -13,6 +13,7 @@ from .books import BookRegistry, BookState, Outcome, SnapshotResult, same_price
 from .clock import WallClock
 from .decoder import (
     INCREMENTAL_BOOK_CHANNELS,
+    INST_IDS,
     NUMBERS,
     BookData,
     BookMsg,
@@ -33,10 +34,13 @@ from .decoder import (
     decode,
     decode_fast,
     is_number,
+    known_inst_id,
     levels_ok,
 )
 from .normalizer import Emit, Normalizer, Row
+from .quarantine import Quarantine
 from .speedups import book_sides_ok, push
+from .validate import TS_LIMITS, UINT8_MAX, UINT32_MAX, UINT64_MAX, ms_of, uint_text
 
 log = logging.getLogger("okx_ingestor.pipeline")
 
@@ -106,8 +110,11 @@ class Pipeline:
         book_levels: bool = True,
         on_resync: ResyncHook | None = None,
         count_rows: bool = True,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.stats = PipelineStats()
+        # Frames that fail a check: counted per reason, logged once, kept in its file.
+        self.quarantine = quarantine or Quarantine(None)
         self.books = books or BookRegistry()
         self.clock = clock or WallClock()
         if count_rows:
@@ -121,7 +128,6 @@ class Pipeline:
         else:  # the batcher counts rows itself; skip one call per row
             self.normalizer = Normalizer(emit, database=database, book_levels=book_levels)
         self.on_resync = on_resync
-        self._logged_kinds: set[str] = set()
         # (channel, instId) -> recent tradeIds (dict for lookup, deque for eviction order)
         self._recent_trades: dict[tuple[str, str], tuple[dict[str, None], deque[str]]] = {}
         # speedups.push's view of this pipeline (a tuple: one C argument, no attribute
@@ -130,6 +136,7 @@ class Pipeline:
         self._push_context = (
             self.books.books, _LIVE, self.stats, self._recent_trades, norm.emit,
             norm.book_levels, norm.t_book, norm.t_bbo, norm.t_ticks, norm.t_tickers, same_price,
+            TS_LIMITS, INST_IDS,
         )  # fmt: skip
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
@@ -154,7 +161,7 @@ class Pipeline:
                 code = push(self._push_context, f, received_us)
             except _ROUTE_ERRORS as exc:  # as the handlers' errors below
                 stats.data_messages -= 1
-                self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
+                self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80], frame)
                 return None
             if code:
                 if code != _PUSH_DONE:
@@ -167,7 +174,7 @@ class Pipeline:
         if arg is None or f.data is None or f.event is not None:
             return self._process_full(frame, received_us)
         handler = _FAST_HANDLERS.get(arg.channel)
-        if handler is None:
+        if handler is None or (arg.instId not in INST_IDS and not known_inst_id(arg.instId)):
             return self._process_full(frame, received_us)
         try:
             handler(self, arg, f, received_us)
@@ -175,7 +182,7 @@ class Pipeline:
             return self._process_full(frame, received_us)
         except _ROUTE_ERRORS as exc:  # after validation: as _route's errors, counted
             stats.data_messages -= 1
-            self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
+            self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80], frame)
         return None
 
     def _process_full(self, frame: str | bytes, received_us: int) -> Message | None:
@@ -183,14 +190,14 @@ class Pipeline:
         try:
             msg = decode(frame)
         except DecodeError as exc:
-            self._parse_error(exc.kind, exc.detail)
+            self._parse_error(exc.kind, exc.detail, frame)
             return None
         try:
             self._route(msg, received_us)
         except _ROUTE_ERRORS as exc:
             if isinstance(msg, BookMsg | TradesMsg | RecordsMsg):
                 stats.data_messages -= 1  # counted once, as a parse error
-            self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80])
+            self._parse_error(f"route:{type(exc).__name__}", repr(exc)[:80], frame)
             return None
         return msg
 
@@ -200,20 +207,17 @@ class Pipeline:
         items = f.data
         assert items is not None
         timestamps = []
+        inst_id = arg.instId
         for d in items:
-            ts = d.ts
-            if type(ts) is str:
-                if not ts.isdecimal():
-                    raise _DECLINE
-                ts = _int(ts)
-            elif type(ts) is not int or ts < 0:
+            ts = ms_of(d.ts)
+            if ts is None or (d.instId is not UNSET and d.instId != inst_id):
                 raise _DECLINE
             timestamps.append(ts)
             # decode()'s _levels() checks (speedups: C when built, which also takes the
             # level tuples out of the cyclic GC); Level guarantees four strings.
             if not book_sides_ok(d.asks, d.bids, is_number):
                 raise _DECLINE
-        channel, inst_id, action = arg.channel, arg.instId, f.action
+        channel, action = arg.channel, f.action
         stats = self.stats
         key = (channel, inst_id)
         stats.count(key)
@@ -265,10 +269,8 @@ class Pipeline:
     def _fast_bbo_row(
         self, inst_id: str, channel: str, d: FastData, received_us: int
     ) -> tuple[object, ...]:
-        ts = d.ts
-        if type(ts) is str and ts.isdecimal():
-            ts = _int(ts)
-        elif type(ts) is not int or ts < 0:
+        ts = ms_of(d.ts)
+        if ts is None or (d.instId is not UNSET and d.instId != inst_id):
             raise _DECLINE
         if not levels_ok(d.asks) or not levels_ok(d.bids):
             raise _DECLINE
@@ -335,15 +337,12 @@ class Pipeline:
             emit(table, row)
             stats.last_exchange_ts = row[2]  # type: ignore[assignment]
 
-    def _parse_error(self, kind: str, detail: str) -> None:
+    def _parse_error(self, kind: str, detail: str, frame: str | bytes) -> None:
+        """A frame that failed a check: counted per kind and quarantined (its reason)."""
         stats = self.stats
         stats.parse_errors += 1
         stats.parse_error_kinds[kind] += 1
-        if kind not in self._logged_kinds and len(self._logged_kinds) < 1000:
-            self._logged_kinds.add(kind)
-            log.warning(
-                "unparsable message (logged once per kind)", extra={"kind": kind, "detail": detail}
-            )
+        self.quarantine.message(kind, detail, frame)
 
     def _route(self, msg: Message, received_us: int) -> None:
         stats = self.stats
@@ -473,16 +472,8 @@ class Pipeline:
             "checksum_skipped": b.checksum_skipped,
             "book_bad_levels": b.bad_levels,
             "rest_snapshots": dict(sorted(s.rest_snapshots.items())),
+            "quarantined": dict(sorted(self.quarantine.counts.items())),
         }
-
-
-def _int(decimal: str) -> int:
-    """int() of a decimal string; _DECLINE when int() refuses it (more digits than
-    sys.get_int_max_str_digits()), so decode() decides, before any state changes."""
-    try:
-        return int(decimal)
-    except ValueError:
-        raise _DECLINE from None
 
 
 def _remember_trade(ids: dict[str, None], order: deque[str], tid: str) -> None:
@@ -495,41 +486,40 @@ def _remember_trade(ids: dict[str, None], order: deque[str], tid: str) -> None:
 
 def _trade_row(inst_id: str, d: FastData, received_us: int) -> tuple[str, Row]:
     """(tradeId, raw_ticks row) after decode()'s _trade checks; _DECLINE otherwise."""
-    tid, px, sz, side, ts = d.tradeId, d.px, d.sz, d.side, d.ts
+    tid, px, sz, side, raw_ts = d.tradeId, d.px, d.sz, d.side, d.ts
     numbers = NUMBERS
     if (
-        tid is None
-        or not tid.isdecimal()
+        not uint_text(tid, UINT64_MAX)
         or px is None
         or sz is None
         or (side != "buy" and side != "sell")
-        or type(ts) is not str
-        or not ts.isdecimal()
+        or type(raw_ts) is not str
+        or (ts := ms_of(raw_ts)) is None
         or (px not in numbers and not is_number(px))
         or (sz not in numbers and not is_number(sz))
+        or (d.instId is not UNSET and d.instId != inst_id)
     ):
         raise _DECLINE
+    assert tid is not None
     count, source = d.count, d.source
     if count is None:
         count = 1
     elif type(count) is str:
-        if not count.isdecimal():
+        if not uint_text(count, UINT32_MAX):
             raise _DECLINE
-        count = _int(count)
+        count = int(count)
     if type(source) is str:
-        if not source.isdecimal():
+        if not uint_text(source, UINT8_MAX):
             raise _DECLINE
-        source = _int(source)
-    return tid, (inst_id if d.instId is UNSET else d.instId, _int(tid), _int(ts), px, sz, side,
-                 count, source or 0, d.seqId or 0, received_us)  # fmt: skip
+        source = int(source)
+    return tid, (inst_id, int(tid), ts, px, sz, side, count, source or 0, d.seqId or 0,
+                 received_us)  # fmt: skip
 
 
 def _ticker_row(inst_id: str, d: FastData, received_us: int) -> Row:
     """A tickers row after decode()'s _ticker checks; _DECLINE otherwise."""
-    ts, last, last_sz = d.ts, d.last, d.lastSz
-    if type(ts) is str and ts.isdecimal():
-        ts = _int(ts)
-    elif type(ts) is not int or ts < 0:
+    ts, last, last_sz = ms_of(d.ts), d.last, d.lastSz
+    if ts is None or (d.instId is not UNSET and d.instId != inst_id):
         raise _DECLINE
     numbers = NUMBERS
     if (
@@ -547,7 +537,7 @@ def _ticker_row(inst_id: str, d: FastData, received_us: int) -> Row:
             if v and v not in numbers and not is_number(v):
                 raise _DECLINE
         opt = tuple([v or None for v in opt])  # decode()'s _opt_num: "" -> None
-    return (inst_id if d.instId is UNSET else d.instId,
+    return (inst_id,
             "" if d.instType is UNSET else d.instType, ts, last, last_sz, *opt,
             received_us)  # fmt: skip
 

@@ -180,13 +180,18 @@ TABLES: dict[str, Table] = {
 }  # fmt: skip
 
 
+# DateTime64's range (1900-01-01 .. 2299-12-31 23:59:59 UTC), in seconds.
+MIN_SECONDS, MAX_SECONDS = -2_208_988_800, 10_413_791_999
+
+
 def format_ms(ms: int) -> str:
-    """int ms -> 'YYYY-MM-DD hh:mm:ss.fff' (UTC), the text form ClickHouse parses."""
+    """int ms -> 'YYYY-MM-DD hh:mm:ss.fff' (UTC), the text form ClickHouse parses.
+    ValueError outside DateTime64's range (never OSError/OverflowError from gmtime)."""
     return _format(ms // 1000) + f".{ms % 1000:03d}"
 
 
 def format_us(us: int) -> str:
-    """int µs -> 'YYYY-MM-DD hh:mm:ss.ffffff' (UTC)."""
+    """int µs -> 'YYYY-MM-DD hh:mm:ss.ffffff' (UTC); ValueError as format_ms."""
     return _format(us // 1_000_000) + f".{us % 1_000_000:06d}"
 
 
@@ -197,6 +202,11 @@ def _format(seconds: int) -> str:
     text = _SECOND_CACHE.get(seconds)
     if text is None:
         import time
+
+        if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+            raise ValueError(
+                f"timestamp {seconds} s is outside DateTime64's range (years 1900-2299)"
+            )
 
         text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
         if len(_SECOND_CACHE) > 4096:
