@@ -62,7 +62,9 @@ def _facts(address: str) -> dict:
 def _vault_and_pins() -> dict:
     example = yaml.safe_load((INVENTORY / "group_vars/all/vault.yml.example").read_text())
     values = {
-        name: f"{name}-example-0123456789" if isinstance(value, str) else value
+        name: f"{name}-example-0123456789"
+        if isinstance(value, str)
+        else {key: f"https://hooks.example/{key}" for key in value}
         for name, value in example.items()
     }
     values.update(
