@@ -153,3 +153,39 @@ def test_malformed_row_is_counted_and_the_writer_lives_on(redis_server: str) -> 
         time.sleep(0.02)
     assert writer.errors == 1 and writer.writes == 1 and writer.is_alive()
     assert writer.stop(5)
+
+
+class _RecordingSink(RedisLatestSink):
+    """The real row -> hash mapping, without a server: writes are recorded."""
+
+    def __init__(self) -> None:
+        super().__init__("redis://127.0.0.1:1/0", prefix="t")
+        self.written: list[dict[str, dict[str, str]]] = []
+
+    def write_latest(self, latest: dict[str, dict[str, str]]) -> None:
+        self.written.append(latest)
+
+
+def test_a_row_with_a_huge_timestamp_is_quarantined_and_the_thread_lives_on() -> None:
+    """format_ms raised OSError/OverflowError on such a row, which ended the thread: Redis
+    was never written again. Now that row is set aside and the others are written."""
+    from okx_ingestor.supervise import Supervisor
+
+    sup = Supervisor()
+    sink = _RecordingSink()
+    writer = RedisLatestWriter(sink, supervisor=sup)
+    writer.start()
+    bad = ("ETH-USDT", 9, 2**62, "1", "1", "buy", 1, 0, 0, 1_700_000_000_000_000)
+    writer.mark("raw_ticks", bad)
+    writer.mark("raw_ticks", trade(5))
+    deadline = time.monotonic() + 10
+    while not sink.written and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.mark("raw_ticks", trade(6))
+    while len(sink.written) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.is_alive() and not sup.failed
+    assert [list(w) for w in sink.written] == [["t:trade:BTC-USDT"], ["t:trade:BTC-USDT"]]
+    assert sink.written[1]["t:trade:BTC-USDT"]["trade_id"] == "6"
+    assert sup.quarantine.counts == {"redis_unwritable_row": 1}
+    assert writer.stop(5)

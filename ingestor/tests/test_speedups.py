@@ -152,7 +152,11 @@ def test_fast_path_leaves_book_levels_untracked() -> None:
         '"seqId":5,"prevSeqId":-1}]}'
     )
     rows: list[tuple[str, tuple[object, ...]]] = []
-    Pipeline(lambda table, row: rows.append((table, row))).process(frame)
+    gc.disable()  # no collection in between: it would untrack them on its own
+    try:
+        Pipeline(lambda table, row: rows.append((table, row))).process(frame)
+    finally:
+        gc.enable()
     book_row = next(row for table, row in rows if table.endswith("book_l2"))
     bids = book_row[7]
     assert isinstance(bids, tuple)

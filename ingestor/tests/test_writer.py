@@ -181,3 +181,78 @@ def test_a_record_that_is_not_a_batch_is_set_aside(tmp_path: Path) -> None:
     assert sink.seen == [0, 1] and writer.undecodable_batches == 1
     (kept,) = (tmp_path / "overflow").glob("undecodable-*.record")
     assert kept.read_bytes() == b'{"not": "a batch"}'
+
+
+class RowsSink:
+    """Records the rows of every batch it takes."""
+
+    name = "rows"
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[object, ...]] = []
+
+    def write(self, batch: Batch) -> None:
+        self.rows.extend(batch.rows)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_row_beyond_64_bits_is_quarantined_and_the_writer_goes_on(tmp_path: Path) -> None:
+    """An int above 2**64 made ensure_token() raise TypeError outside any try: the thread
+    died, no sink got data again, and a full queue then made offer() raise on the loop."""
+    sink = RowsSink()
+    writer, _ = make_writer(tmp_path, sink, max_queue=8)
+    writer.start()
+    writer.offer(Batch("hft_data.raw_ticks", [(1,), (2**70,), (3,)], "", 1))
+    writer.offer(batch(4))
+    deadline = time.monotonic() + 10
+    while len(sink.rows) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.rows == [(1,), (3,), (4,)]
+    assert writer.is_alive() and not writer.supervisor.failed
+    assert writer.supervisor.quarantine.counts == {"unencodable_row": 1}
+    assert writer.stop(5)
+
+
+def test_an_unencodable_row_offered_while_behind_does_not_raise_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    sink = HangingSink()
+    sink.hang.set()
+    writer, _ = make_writer(tmp_path, sink, max_queue=1)
+    writer.start()
+    writer.offer(batch(1))
+    assert sink.hanging.wait(10)
+    writer.offer(batch(2))  # queued
+    writer.offer(Batch("hft_data.raw_ticks", [(3,), (2**65,)], "", 3))  # to the overflow spool
+    assert overflow_order(writer) == [2, 3]
+    assert writer.supervisor.quarantine.counts == {"unencodable_row": 1}
+    sink.hang.clear()
+    sink.release.set()
+    wait_until_taken(writer)
+    assert writer.stop(5)
+    assert sink.seen == [1, 2, 3]
+
+
+def test_a_writer_thread_that_dies_keeps_its_queue_on_disk_and_stop_says_so(
+    tmp_path: Path,
+) -> None:
+    sink = HangingSink()
+    sink.hang.set()
+    writer, _ = make_writer(tmp_path, sink, max_queue=8)
+    writer.start()
+    writer.offer(batch(1))
+    assert sink.hanging.wait(10)
+    writer.offer(batch(2))
+    writer.offer(batch(3))
+
+    def broken() -> None:
+        raise RuntimeError("a bug in the writer loop")
+
+    writer._next = broken  # type: ignore[method-assign]
+    sink.release.set()
+    writer.join(10)
+    assert not writer.is_alive() and "writer" in writer.supervisor.failed
+    assert writer.stop(1) is False  # the service then exits non-zero
+    assert overflow_order(writer) == [2, 3]  # not lost: the next start delivers them

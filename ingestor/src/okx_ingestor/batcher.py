@@ -47,6 +47,25 @@ class Batch:
         return cls(obj["table"], [tuple(r) for r in obj["rows"]], obj["token"], obj["created_us"])
 
 
+def split_unencodable(batch: Batch) -> list[Row]:
+    """Take out the rows that cannot be encoded (e.g. an int beyond 64 bits, which orjson
+    refuses) and return them; the batch keeps the others and gets its token. Only called
+    after encoding the whole batch failed, so the usual batch pays nothing for it."""
+    good, bad = [], []
+    dumps = orjson.dumps
+    for row in batch.rows:
+        try:
+            dumps(row)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            bad.append(row)
+        else:
+            good.append(row)
+    batch.rows = good
+    batch.token = ""
+    batch.ensure_token()
+    return bad
+
+
 def batch_token(table: str, rows: list[Row]) -> str:
     """Deterministic content hash: same table and rows -> same token."""
     h = hashlib.blake2b(table.encode(), digest_size=16)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .rest import INST_TYPES, inst_type_of
+from .validate import TS_AHEAD_DEFAULT_MS, TS_MIN_DEFAULT_MS, parse_ts_min
 
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
@@ -76,6 +77,10 @@ class Config:
     symbols_refresh_min: float = 60.0
     symbols_inst_types: list[str] = field(default_factory=list)  # [] = from instruments
     symbols_inst_families: list[str] = field(default_factory=list)  # OPTION; [] = derived
+    ts_min_ms: int = TS_MIN_DEFAULT_MS  # validation.ts_min
+    ts_max_ahead_s: float = TS_AHEAD_DEFAULT_MS / 1000  # validation.ts_max_ahead_s
+    quarantine_max_bytes: int = 64 << 20
+    stall_s: float = 60.0  # supervision.stall_s
 
     def spooled_sinks(self) -> list[str]:
         return [name for name in self.sinks if name not in UNSPOOLED_SINKS]
@@ -85,6 +90,10 @@ class Config:
 
     def dead_letter_path(self, sink: str) -> Path:
         return self.spool_dir / f"{sink}.dead-letter"
+
+    def quarantine_path(self) -> Path:
+        """Frames and rows set aside, one JSON line each (quarantine.py)."""
+        return self.spool_dir / "quarantine.jsonl"
 
     def overflow_spool_path(self) -> Path:
         """The writer's overflow spool (service.Writer); not a sink name, which are fixed."""
@@ -168,6 +177,8 @@ def parse_config(raw: Any) -> Config:
             "log",
             "shutdown_timeout_s",
             "rest",
+            "validation",
+            "supervision",
         },
         "",
     )
@@ -298,7 +309,33 @@ def parse_config(raw: Any) -> Config:
     c.shutdown_timeout_s = _positive(
         _get(raw, "shutdown_timeout_s", "", float, c.shutdown_timeout_s), "shutdown_timeout_s"
     )
+    _validation(_section(raw, "validation"), c)
+    sv = _section(raw, "supervision")
+    _check_unknown(sv, {"stall_s"}, "supervision.")
+    c.stall_s = _positive(_get(sv, "stall_s", "supervision.", float, c.stall_s),
+                          "supervision.stall_s")  # fmt: skip
     return c
+
+
+def _validation(v: dict[str, Any], c: Config) -> None:
+    """validation.*: the exchange-timestamp window and the quarantine file's bound."""
+    _check_unknown(v, {"ts_min", "ts_max_ahead_s", "quarantine_max_bytes"}, "validation.")
+    ts_min = v.get("ts_min")
+    if ts_min is not None:
+        try:
+            c.ts_min_ms = parse_ts_min(str(ts_min))
+        except ValueError as exc:
+            raise ConfigError("validation.ts_min", str(exc)) from None
+    c.ts_max_ahead_s = _positive(
+        _get(v, "ts_max_ahead_s", "validation.", float, c.ts_max_ahead_s),
+        "validation.ts_max_ahead_s",
+    )
+    c.quarantine_max_bytes = int(
+        _positive(
+            _get(v, "quarantine_max_bytes", "validation.", int, c.quarantine_max_bytes),
+            "validation.quarantine_max_bytes",
+        )
+    )
 
 
 def _symbols(r: dict[str, Any], c: Config) -> None:

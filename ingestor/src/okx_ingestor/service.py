@@ -22,12 +22,13 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from . import speedups
-from .batcher import Batch, Batcher
+from . import speedups, validate
+from .batcher import Batch, Batcher, split_unencodable
 from .books import BookState, SnapshotResult
 from .config import OVERFLOW_SPOOL, UNSPOOLED_SINKS, Config
 from .connections import ConnectionManager, RateLimiter
 from .pipeline import Pipeline
+from .quarantine import Quarantine
 from .rest import RestError, fetch_books_snapshot, fetch_instruments
 from .sdnotify import sd_notify, watchdog_interval_s
 from .sinks import (
@@ -42,16 +43,20 @@ from .sinks import (
     Sink,
 )
 from .spool import DeadLetter, Spool
+from .supervise import Supervisor
 
 log = logging.getLogger("okx_ingestor.service")
 
 
-def build_redis_writer(cfg: Config) -> RedisLatestWriter | None:
+def build_redis_writer(
+    cfg: Config, supervisor: Supervisor | None = None
+) -> RedisLatestWriter | None:
     """sinks.redis: latest state written per message (not per batch), see RedisLatestWriter."""
     settings = cfg.sinks.get("redis")
     if settings is None:
         return None
-    return RedisLatestWriter(RedisLatestSink(settings["url"], settings.get("prefix", "okx")))
+    sink = RedisLatestSink(settings["url"], settings.get("prefix", "okx"))
+    return RedisLatestWriter(sink, supervisor=supervisor)
 
 
 def build_deliveries(cfg: Config) -> list[Delivery]:
@@ -131,8 +136,12 @@ class Writer(threading.Thread):
         *,
         overflow_max_bytes: int = 1 << 30,
         fsync: bool = True,
+        supervisor: Supervisor | None = None,
     ) -> None:
         super().__init__(name="okx-writer", daemon=True)
+        # Errors on one batch are contained (its bad rows quarantined); an error that
+        # escapes the loop fails the stage, and the service exits non-zero.
+        self.supervisor = supervisor or Supervisor()
         self.deliveries = deliveries
         self.max_queue = max_queue
         self.queue: deque[Batch] = deque()
@@ -162,14 +171,26 @@ class Writer(threading.Thread):
                 self._to_overflow(batch)
         self._wake.set()
 
+    def _prepare(self, batch: Batch) -> None:
+        """The batch's dedup token; rows that cannot be encoded (an int beyond 64 bits:
+        the boundary checks should have stopped it) are quarantined, the rest goes on."""
+        try:
+            batch.ensure_token()
+        except TypeError as exc:  # orjson.JSONEncodeError
+            bad = split_unencodable(batch)
+            self.supervisor.quarantine.rows("unencodable_row", batch.table, bad, repr(exc))
+
     def _to_overflow(self, batch: Batch | None) -> None:
         """The queued batches, then `batch`, into the overflow spool (caller holds lock).
         Shed by the spool's policy when it is full (counted in its stats)."""
         if self.overflow is None:
             self.overflow = self._open_overflow()
         while self.queue:
-            self.overflow.append(self.queue.popleft())
+            queued = self.queue.popleft()
+            self._prepare(queued)
+            self.overflow.append(queued)
         if batch is not None:
+            self._prepare(batch)
             self.overflow.append(batch)
 
     def pending(self) -> int:
@@ -209,15 +230,18 @@ class Writer(threading.Thread):
             self.overflow.ack_head(seg, index)
 
     def run(self) -> None:
+        self.supervisor.run_thread("writer", self._serve)
+
+    def _serve(self) -> None:
+        progress = self.supervisor.progress
         while True:
+            progress("writer")
             self._wake.wait(timeout=0.5)
             self._wake.clear()  # before taking: a batch offered after this wakes us again
             while (item := self._next()) is not None:
                 batch, overflow_at = item
-                for d in self.deliveries:
-                    t0 = time.perf_counter()
-                    d.submit(batch)
-                    self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+                self._deliver(batch)
+                progress("writer")
                 if overflow_at is not None:
                     with self.lock:
                         assert self.overflow is not None
@@ -225,16 +249,44 @@ class Writer(threading.Thread):
             if self._stopping.is_set():
                 return
             for d in self.deliveries:
-                d.drain(limit=20)
+                try:
+                    d.drain(limit=20)
+                except Exception as exc:  # a bug or a full disk: counted, retried next pass
+                    self.supervisor.contained("writer", exc, f"draining the {d.sink.name} spool")
+
+    def _deliver(self, batch: Batch) -> None:
+        """One batch to every sink. Rows that cannot be encoded are quarantined first; an
+        unexpected error in one sink's hands is contained (logged with the batch, counted)
+        and the other sinks and the next batches go on."""
+        self._prepare(batch)
+        for d in self.deliveries:
+            t0 = time.perf_counter()
+            try:
+                d.submit(batch)
+            except Exception as exc:
+                what = f"{batch.table} batch of {len(batch.rows)} rows, token {batch.token}"
+                self.supervisor.contained("writer", exc, f"{d.sink.name}: {what}")
+            self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
 
     def stop(self, timeout: float) -> bool:
         """Deliver what is queued in memory and end the thread; False if it did not end
         within `timeout` (a sink hangs)."""
         self._stopping.set()
         self._wake.set()
-        self.join(timeout)
+        if self.is_alive() or self.ident is not None:
+            self.join(timeout)
         if not self.is_alive():
-            return True
+            failed = "writer" in self.supervisor.failed
+            with self.lock:  # a thread that died leaves its queue: keep it on disk
+                if self.queue:
+                    log.error(
+                        "writer thread ended with batches queued; they went to the overflow "
+                        "spool for the next start",
+                        extra={"batches": len(self.queue), "overflow_dir": str(self.overflow_dir)},
+                    )
+                    self._to_overflow(None)
+                    failed = True
+            return not failed
         with self.lock:  # the thread is stuck in a sink: keep on disk what it has not taken
             kept = len(self.queue)
             if kept:
@@ -401,6 +453,38 @@ class StatsCollector(Collector):
         yield up
         yield dead
         yield dead_dropped
+        yield from self._supervision()
+
+    def _supervision(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        sup = self.s.supervisor
+        q = CounterMetricFamily(
+            "okx_quarantined",
+            "Messages and rows set aside (quarantine file), by reason",
+            labels=["reason"],
+        )
+        for reason, n in sup.quarantine.counts.items():
+            q.add_metric([reason], n)
+        yield q
+        age = GaugeMetricFamily(
+            "okx_stage_last_progress_seconds",
+            "Seconds since the stage last made progress (its loop passes also when idle)",
+            labels=["stage"],
+        )
+        for stage, seconds in sup.ages().items():
+            age.add_metric([stage], seconds)
+        yield age
+        errors = CounterMetricFamily(
+            "okx_stage_errors", "Unexpected errors contained by a stage", labels=["stage"]
+        )
+        for stage, n in sup.errors.items():
+            errors.add_metric([stage], n)
+        yield errors
+        failed = GaugeMetricFamily(
+            "okx_stage_failed", "1 when the stage failed (the service is exiting)", labels=["stage"]
+        )
+        for stage in sup.failed:
+            failed.add_metric([stage], 1)
+        yield failed
 
 
 class Service:
@@ -419,12 +503,16 @@ class Service:
             registry=self.registry,
             buckets=(10, 100, 1000, 10_000, 50_000, 100_000),
         )
+        validate.configure(cfg.ts_min_ms, int(cfg.ts_max_ahead_s * 1000))
+        self.quarantine = Quarantine(cfg.quarantine_path(), max_bytes=cfg.quarantine_max_bytes)
+        self.supervisor = Supervisor(self.quarantine, stall_s=cfg.stall_s)
         self.writer = Writer(
             build_deliveries(cfg),
             cfg.queue_batches,
             self.insert_hist,
             cfg.overflow_spool_path(),
             overflow_max_bytes=cfg.spool_max_bytes,
+            supervisor=self.supervisor,
         )
         self.batcher = Batcher(
             self._deliver, max_rows=cfg.batch_max_rows, max_interval_s=cfg.batch_max_interval_s
@@ -436,14 +524,17 @@ class Service:
             pong_timeout_s=cfg.pong_timeout_s,
             backoff_base_s=cfg.backoff_base_s,
             backoff_cap_s=cfg.backoff_cap_s,
+            on_error=self._frame_error,
+            watch=self._watch_connection_task,
         )
-        self.latest = build_redis_writer(cfg)
+        self.latest = build_redis_writer(cfg, self.supervisor)
         self.pipeline = Pipeline(
             self._emit(),
             database=cfg.database,
             book_levels=cfg.book_levels,
             on_resync=self.manager.resync,
             count_rows=False,
+            quarantine=self.quarantine,
         )
         self.registry.register(StatsCollector(self))
         self.stopping = asyncio.Event()
@@ -473,7 +564,17 @@ class Service:
         self.writer.offer(batch)
 
     def _on_frame(self, frame: str | bytes) -> None:
-        self.pipeline.process(frame)
+        try:
+            self.pipeline.process(frame)
+        except Exception as exc:  # a bug on one frame: that frame is quarantined, go on
+            self.supervisor.contained("pipeline", exc, frame)
+
+    def _frame_error(self, conn: str, exc: BaseException, frame: object) -> None:
+        """A connection's error on one frame (or one session): contained and counted."""
+        self.supervisor.contained("connection", exc, frame)
+
+    def _watch_connection_task(self, task: asyncio.Task[None], stage: str, one_off: bool) -> None:
+        self.supervisor.watch(task, stage, may_end=True, contain=one_off)
 
     def start_metrics(self) -> None:
         if self.cfg.metrics_port == 0 and self.metrics_port is None:
@@ -492,6 +593,8 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stopping.set)
+        sup = self.supervisor
+        sup.on_failure = lambda: loop.call_soon_threadsafe(self.stopping.set)
         tune_gc()
         self.writer.start()
         if self.latest is not None:
@@ -511,17 +614,33 @@ class Service:
             },
         )
         fetcher = asyncio.create_task(self._rest_snapshots())
+        sup.watch(fetcher, "rest")
         symbols = asyncio.create_task(self._refresh_symbols()) if cfg.symbols else None
+        if symbols is not None:
+            sup.watch(symbols, "symbols")
         watchdog = watchdog_interval_s()
         last_watchdog = 0.0
+        reported: list[str] = []
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=0.1)
-            self.batcher.poll()
+            sup.progress("loop")
+            try:
+                self.batcher.poll()
+            except Exception as exc:  # offer() on a full disk, a bug: counted, retried
+                sup.contained("batcher", exc)
             now = time.monotonic()
             if watchdog is not None and now - last_watchdog >= watchdog:
-                sd_notify("WATCHDOG=1")
-                last_watchdog = now
+                # Fed only while every stage makes progress: a stuck stage gets the
+                # service restarted by systemd (WatchdogSec), the spools kept on disk.
+                stalled = sup.stalled(now)
+                if sup.healthy(now):
+                    sd_notify("WATCHDOG=1")
+                    last_watchdog = now
+                elif stalled != reported:
+                    log.error("stage stalled; not feeding the systemd watchdog",
+                              extra={"stages": stalled, "stall_s": sup.stall_s})  # fmt: skip
+                reported = stalled
         for task in (fetcher, symbols):
             if task is not None:
                 task.cancel()
@@ -536,34 +655,44 @@ class Service:
         came, e.g. after OKX removed the initial snapshot) gets a REST snapshot; a
         REFETCH result (snapshot older than the buffer) is retried on the next pass.
         """
-        cfg = self.cfg
         limiter = RateLimiter(20, 1.0)  # OKX: 40 requests / 2 s
         waiting_since: dict[tuple[str, str], float] = {}
         while True:
             await asyncio.sleep(0.25)
-            now = time.monotonic()
-            for key, book in list(self.pipeline.books.books.items()):
-                if book.state is not BookState.BUFFERING or not book.buffered:
-                    waiting_since.pop(key, None)
-                    continue
-                since = waiting_since.setdefault(key, now)
-                if now - since < cfg.rest_snapshot_after_s:
-                    continue
-                await limiter.acquire()
-                try:
-                    snap = await asyncio.to_thread(
-                        fetch_books_snapshot, cfg.rest_url, book.inst_id, cfg.rest_depth
-                    )
-                except RestError as exc:
-                    self.rest_errors += 1
-                    log.warning(
-                        "REST snapshot failed", extra={"inst_id": book.inst_id, "error": str(exc)}
-                    )
-                    waiting_since[key] = now  # wait another period before retrying
-                    continue
-                result = self.pipeline.rest_snapshot(book.channel, book.inst_id, snap)
-                if result is SnapshotResult.LIVE:
-                    waiting_since.pop(key, None)
+            self.supervisor.progress("rest")
+            try:
+                await self._rest_pass(limiter, waiting_since)
+            except Exception as exc:  # a bug on one book: counted, the next pass goes on
+                self.supervisor.contained("rest", exc)
+
+    async def _rest_pass(
+        self, limiter: RateLimiter, waiting_since: dict[tuple[str, str], float]
+    ) -> None:
+        """One pass over the buffering books (see _rest_snapshots)."""
+        cfg = self.cfg
+        now = time.monotonic()
+        for key, book in list(self.pipeline.books.books.items()):
+            if book.state is not BookState.BUFFERING or not book.buffered:
+                waiting_since.pop(key, None)
+                continue
+            since = waiting_since.setdefault(key, now)
+            if now - since < cfg.rest_snapshot_after_s:
+                continue
+            await limiter.acquire()
+            try:
+                snap = await asyncio.to_thread(
+                    fetch_books_snapshot, cfg.rest_url, book.inst_id, cfg.rest_depth
+                )
+            except RestError as exc:
+                self.rest_errors += 1
+                log.warning(
+                    "REST snapshot failed", extra={"inst_id": book.inst_id, "error": str(exc)}
+                )
+                waiting_since[key] = now  # wait another period before retrying
+                continue
+            result = self.pipeline.rest_snapshot(book.channel, book.inst_id, snap)
+            if result is SnapshotResult.LIVE:
+                waiting_since.pop(key, None)
 
     async def _refresh_symbols(self) -> None:
         """/api/v5/public/instruments -> hft_data.symbols, at start and every N minutes.
@@ -596,6 +725,7 @@ class Service:
     async def shutdown(self) -> int:
         """Stop reading, flush every pending row, let the writer finish within the timeout."""
         sd_notify("STOPPING=1")
+        self.supervisor.stopping = True
         await self.manager.stop()
         self.batcher.flush()
         clean = await asyncio.to_thread(self.writer.stop, self.cfg.shutdown_timeout_s)
@@ -605,5 +735,8 @@ class Service:
         for d in self.writer.deliveries:
             with contextlib.suppress(Exception):
                 d.sink.close()
-        log.info("ingestor stopped", extra={"clean": clean, **self.pipeline.summary()})
-        return 0 if clean else 1
+        self.quarantine.close()
+        failed = dict(self.supervisor.failed)
+        log.info("ingestor stopped", extra={"clean": clean, "failed_stages": failed,
+                                            **self.pipeline.summary()})  # fmt: skip
+        return 0 if clean and not failed else 1

@@ -22,9 +22,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from .batcher import Batch
+from .batcher import Batch, split_unencodable
 from .schema import TABLES, Table, expand_row, row_to_json
 from .spool import DeadLetter, Spool
+from .supervise import Supervisor
 
 log = logging.getLogger("okx_ingestor.sinks")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -486,9 +487,12 @@ class RedisLatestWriter(threading.Thread):
     with backoff, never on the receive path.
     """
 
-    def __init__(self, sink: RedisLatestSink) -> None:
+    def __init__(self, sink: RedisLatestSink, supervisor: Supervisor | None = None) -> None:
         super().__init__(name="okx-redis-latest", daemon=True)
         self.sink = sink
+        # A row it cannot write is quarantined alone; an error escaping the loop fails
+        # the stage (the service exits non-zero).
+        self.supervisor = supervisor or Supervisor()
         self.dirty: dict[tuple[str, str], tuple[str, tuple[object, ...]]] = {}
         self._pending: dict[tuple[str, str], tuple[str, tuple[object, ...]]] = {}
         self._cond = threading.Condition()
@@ -528,11 +532,17 @@ class RedisLatestWriter(threading.Thread):
             return len(self._pending)
 
     def run(self) -> None:
+        self.supervisor.run_thread("redis", self._serve)
+
+    def _serve(self) -> None:
         backoff = 0.2
+        progress = self.supervisor.progress
         while True:
+            progress("redis")
             with self._cond:
                 while not self._pending and not self._stopping:
-                    self._cond.wait()
+                    self._cond.wait(1.0)  # idle: still reports progress every second
+                    progress("redis")
                 if not self._pending and self._stopping:
                     return
                 work, self._pending = self._pending, {}
@@ -550,11 +560,16 @@ class RedisLatestWriter(threading.Thread):
             backoff = min(backoff * 2, 5.0)
 
     def _send(self, work: dict[tuple[str, str], tuple[str, tuple[object, ...]]]) -> bool:
-        try:
-            latest = dict(self.sink.key_and_mapping(short, row) for short, row in work.values())
-        except (TypeError, ValueError, IndexError, KeyError) as exc:  # a malformed row
-            self.errors += 1
-            log.error("latest-state rows malformed; dropped", extra={"error": str(exc)})
+        latest: dict[str, dict[str, str]] = {}
+        for short, row in work.values():
+            try:
+                key, mapping = self.sink.key_and_mapping(short, row)
+            except Exception as exc:  # a malformed row: that row only is set aside
+                self.errors += 1
+                self.supervisor.quarantine.rows("redis_unwritable_row", short, [row], repr(exc))
+                continue
+            latest[key] = mapping
+        if not latest:
             return True
         try:
             self.sink.write_latest(latest)
@@ -602,13 +617,23 @@ class Delivery:
         self.delivered_rows = 0
         self.failures = 0
         self.dropped_batches = 0  # no spool and the sink was down
+        self.unencodable_rows = 0  # taken out of a batch by submit()
         self.up = True
         self.retry_at = 0.0  # monotonic time before which a down sink is not retried
         self.retry_s = 0.5
         self.max_retry_s = 30.0
 
     def submit(self, batch: Batch) -> None:
-        batch.ensure_token()
+        try:
+            batch.ensure_token()
+        except TypeError:  # a row orjson cannot encode: without it, the rest goes on
+            bad = split_unencodable(batch)
+            self.unencodable_rows += len(bad)
+            log.error(
+                "rows that cannot be encoded were dropped from the batch (the writer "
+                "quarantines them before this; see okx_quarantined_total)",
+                extra={"sink": self.sink.name, "table": batch.table, "rows": len(bad)},
+            )
         if self.spool is not None and not self.spool.empty():
             self.spool.append(batch)
             return
