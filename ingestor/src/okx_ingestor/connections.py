@@ -29,6 +29,24 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 log = logging.getLogger("okx_ingestor.connections")
 
 FrameHandler = Callable[[str | bytes], None]
+# (connection name, exception, the frame it happened on): an error contained per frame.
+ErrorHandler = Callable[[str, BaseException, object], None]
+# (task, stage, one_off): supervise a task (the service: supervise.Supervisor.watch).
+# A one-off task's error is contained; any other task's error fails the service.
+TaskWatcher = Callable[["asyncio.Task[None]", str, bool], None]
+
+
+def _log_error(conn: str, exc: BaseException, frame: object) -> None:
+    log.error("error on a frame; the connection goes on", exc_info=exc,
+              extra={"conn": conn, "frame": repr(frame)[:500]})  # fmt: skip
+
+
+def _is_event(frame: str | bytes) -> bool:
+    """A control event (subscribe ack, error, notice)? Text or binary frames alike."""
+    if isinstance(frame, bytes | bytearray):
+        return b'"event"' in frame[:80]
+    return '"event"' in frame[:80]
+
 
 ERROR_HINTS = {
     "60012": "invalid request: check the channel args in the config",
@@ -126,6 +144,8 @@ class OkxConnection:
         max_args_per_request: int = 100,
         backoff: Backoff | None = None,
         on_notice: Callable[[OkxConnection], None] | None = None,
+        on_error: ErrorHandler | None = None,
+        watch: TaskWatcher | None = None,
     ) -> None:
         if not 0 < ping_after_s < 30:
             raise ValueError("ping_after_s must be between 0 and 30 (OKX closes after 30 s)")
@@ -140,6 +160,8 @@ class OkxConnection:
         self.max_args = max_args_per_request
         self.backoff = backoff or Backoff()
         self.on_notice = on_notice
+        self.on_error = on_error or _log_error
+        self.watch = watch
         self.stats = ConnStats()
         self.subscribed = asyncio.Event()  # set when every arg was acknowledged
         self._stop = asyncio.Event()
@@ -161,7 +183,9 @@ class OkxConnection:
         if arg not in self._pending_resync:
             self._pending_resync.append(arg)
         if self._ws is not None:
-            asyncio.get_running_loop().create_task(self._flush_resyncs(self._ws))
+            task = asyncio.get_running_loop().create_task(self._flush_resyncs(self._ws))
+            if self.watch is not None:
+                self.watch(task, f"resync:{self.name}", True)
 
     async def run(self) -> None:
         while not self._stop.is_set():
@@ -180,6 +204,8 @@ class OkxConnection:
                     await self._session(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 log.warning("connection lost", extra={"conn": self.name, "error": repr(exc)})
+            except Exception as exc:  # a bug, or a library error not listed: reconnect
+                self.on_error(self.name, exc, "connection session")
             finally:
                 self._ws = None
                 self.subscribed.clear()
@@ -222,11 +248,19 @@ class OkxConnection:
                     return
                 continue
             self.stats.frames += 1
-            if frame == "pong":
+            self._handle(frame)
+
+    def _handle(self, frame: str | bytes) -> None:
+        """One received frame (text or binary). An error on it is contained: reported
+        with the frame (`on_error`: logged, counted, quarantined) and the next is read."""
+        try:
+            if frame == "pong" or frame == b"pong":
                 self._pong.set()
-            elif '"event"' in frame[:80]:
+            elif _is_event(frame):
                 self._on_event(frame)
             self.on_frame(frame)
+        except Exception as exc:
+            self.on_error(self.name, exc, frame)
 
     async def _ping(self, ws: ClientConnection) -> bool:
         self._pong.clear()
@@ -236,12 +270,10 @@ class OkxConnection:
             while not self._pong.is_set():
                 frame = await asyncio.wait_for(ws.recv(), timeout=self.pong_timeout_s)
                 self.stats.frames += 1
-                if frame == "pong":
+                if frame == "pong" or frame == b"pong":
                     self._pong.set()
                 else:
-                    if '"event"' in frame[:80]:
-                        self._on_event(frame)
-                    self.on_frame(frame)
+                    self._handle(frame)
         except TimeoutError:
             self.stats.pong_timeouts += 1
             log.warning("no pong; reconnecting", extra={"conn": self.name})
@@ -255,10 +287,14 @@ class OkxConnection:
             ev = orjson.loads(frame)
         except ValueError:
             return
+        if not isinstance(ev, dict):
+            return  # the pipeline counts and quarantines it
         event, code = ev.get("event"), ev.get("code")
         if event == "subscribe":
-            arg = ev.get("arg") or {}
-            self._acked.add((arg.get("channel", ""), arg.get("instId", "")))
+            arg = ev.get("arg")
+            if not isinstance(arg, dict):
+                return  # e.g. {"event":"subscribe","arg":"x"}: not an ack of ours
+            self._acked.add((str(arg.get("channel", "")), str(arg.get("instId", ""))))
             self.stats.acks += 1
             if len(self._acked) >= len(self.args):
                 self.subscribed.set()
@@ -291,8 +327,12 @@ class ConnectionManager:
         connects_per_s: int = 3,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
+        on_error: ErrorHandler | None = None,
+        watch: TaskWatcher | None = None,
         **conn_kwargs: object,
     ) -> None:
+        self.on_error = on_error
+        self.watch = watch
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.on_frame = on_frame
@@ -316,6 +356,8 @@ class ConnectionManager:
                     connect_limiter=self.limiter,
                     on_notice=self._replace,
                     backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
+                    on_error=self.on_error,
+                    watch=self.watch,
                     **self.conn_kwargs,  # type: ignore[arg-type]
                 )
             )
@@ -328,7 +370,21 @@ class ConnectionManager:
     def start(self) -> None:
         for conn in self.connections:
             if conn not in self._tasks:
-                self._tasks[conn] = asyncio.create_task(conn.run())
+                self._run(conn)
+
+    def _run(self, conn: OkxConnection) -> None:
+        """The connection's task, supervised: it reconnects by itself, so it ending
+        with an error (or at all, before stop()) is a failure of the service."""
+
+        async def run_until_stopped() -> None:
+            await conn.run()
+            if not conn._stop.is_set():
+                raise RuntimeError(f"connection {conn.name} stopped reading before stop()")
+
+        task = asyncio.create_task(run_until_stopped())
+        self._tasks[conn] = task
+        if self.watch is not None:
+            self.watch(task, f"connection:{conn.name}", False)
 
     def resync(self, channel: str, inst_id: str) -> None:
         conn = self._by_book.get((channel, inst_id))
@@ -344,10 +400,12 @@ class ConnectionManager:
             connect_limiter=self.limiter,
             on_notice=self._replace,
             backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
+            on_error=self.on_error,
+            watch=self.watch,
             **self.conn_kwargs,
         )  # type: ignore[arg-type]
         self._add(new)
-        self._tasks[new] = asyncio.create_task(new.run())
+        self._run(new)
         self.replacements += 1
 
         async def hand_over() -> None:
@@ -359,7 +417,9 @@ class ConnectionManager:
             self.connections.remove(old)
             self._tasks.pop(old, None)
 
-        asyncio.get_running_loop().create_task(hand_over())
+        task = asyncio.get_running_loop().create_task(hand_over())
+        if self.watch is not None:
+            self.watch(task, f"hand-over:{old.name}", True)
 
     async def stop(self) -> None:
         for conn in self.connections:
