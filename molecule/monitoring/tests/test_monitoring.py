@@ -50,6 +50,31 @@ def test_service_runs_enabled_on_housekeeping_cpu(host, name):
     assert host.check_output(f"taskset -pc {pid}").split(":")[-1].strip() == "0"
 
 
+# Each service as its own system user (the roles' <role>_user / <role>_group defaults),
+# not Debian's shared `prometheus`.
+SERVICE_USERS = {
+    "prometheus": "prometheus",
+    "prometheus-alertmanager": "alertmanager",
+    "prometheus-node-exporter": "node-exporter",
+    "prometheus-redis-exporter": "redis-exporter",
+}
+
+
+@pytest.mark.parametrize(("name", "user"), SERVICE_USERS.items())
+def test_service_runs_as_its_own_user(host, name, user):
+    pid = host.check_output(f"systemctl show -p MainPID --value {name}")
+    # /proc/PID belongs to the process's effective user and group.
+    assert host.check_output(f"stat -c '%U %G' /proc/{pid}").split() == [user, user]
+
+
+def test_alertmanager_storage_belongs_to_alertmanager(host):
+    storage = host.file("/var/lib/prometheus/alertmanager")
+    assert (storage.user, storage.group) == ("alertmanager", "alertmanager")
+    assert host.file("/etc/prometheus/alertmanager.yml").group == "alertmanager"
+    override = host.check_output("dpkg-statoverride --list /var/lib/prometheus/alertmanager")
+    assert override == "alertmanager alertmanager 750 /var/lib/prometheus/alertmanager"
+
+
 def test_every_target_is_up(host):
     def targets():
         active = get_json(host, f"{PROMETHEUS}/api/v1/targets")["data"]["activeTargets"]
