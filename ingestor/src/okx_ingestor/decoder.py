@@ -236,10 +236,17 @@ def _dispatch(obj: dict[str, Any]) -> Message:
 
 
 def _event(obj: dict[str, Any], event: Any) -> Event:
-    if type(event) is not str:
-        raise DecodeError("bad_shape:event")
+    """An event (ack, error, notice, ...). Unknown event names pass (OKX adds some), but
+    a field of a shape OKX never sends quarantines it: `arg` not an object, `code` not a
+    string or an integer (an `{"event":"subscribe","arg":"x"}` is no ack of ours)."""
+    if type(event) is not str or not event.isascii() or len(event) > 64:
+        raise DecodeError("bad_shape:event", repr(event)[:40])
     code = obj.get("code")
     arg = obj.get("arg")
+    if arg is not None and type(arg) is not dict:
+        raise DecodeError("bad_shape:event", f"arg {arg!r}"[:80])
+    if code is not None and type(code) is not str and type(code) is not int:
+        raise DecodeError("bad_shape:event", f"code {code!r}"[:80])
     return Event(
         event=event,
         code=None if code is None else str(code),

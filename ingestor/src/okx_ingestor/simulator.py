@@ -18,6 +18,7 @@ import itertools
 import logging
 import time
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -222,6 +223,24 @@ class Simulator:
             }
             with contextlib.suppress(ConnectionClosed):
                 await client.ws.send(orjson.dumps(msg).decode())
+
+    async def play(self, frames: Iterable[str | bytes], pause_every: int = 200) -> int:
+        """Send scripted frames as they are (str: text frame, bytes: binary frame) to every
+        connected client, in order; returns how many were sent to at least one client.
+
+        For the fuzz tests: real and mutated frames through the live WebSocket path. The
+        generated stream (`rate`) should be 0 meanwhile, or its pushes interleave."""
+        sent = 0
+        for n, frame in enumerate(frames, 1):
+            delivered = False
+            for client in list(self.clients.values()):
+                with contextlib.suppress(ConnectionClosed):
+                    await client.ws.send(frame)
+                    delivered = True
+            sent += delivered
+            if n % pause_every == 0:
+                await asyncio.sleep(0)  # let the client read (same event loop in tests)
+        return sent
 
     async def fault(self, kind: str) -> None:
         if kind == "disconnect":
