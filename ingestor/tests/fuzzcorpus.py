@@ -22,6 +22,8 @@ from okx_ingestor.synth import MarketGenerator
 # BTC-USD-220527, UNI-USD-SWAP), so the two streams never share a book.
 SIM_INSTS = ["ETH-USDT", "SOL-USDT", "ETH-USDT-SWAP"]
 RECORDING_INSTS = ["BTC-USDT", "BTC-USD-220527", "UNI-USD-SWAP"]
+SUBSCRIBED = SIM_INSTS + RECORDING_INSTS
+UNSUBSCRIBED = "DOGE-USDT"  # a real instrument the corpus never subscribes to
 CHANNELS = ["trades", "books", "tickers"]
 
 CLASSES = (
@@ -34,7 +36,7 @@ CLASSES = (
     "ts_zero",  # ts "0", 0, ""
     "binary",  # a binary frame: bytes that are no UTF-8 JSON
     "odd_event",  # {"event":"subscribe","arg":"x"} and kin
-    "wrong_inst_id",  # data[].instId not the subscription's, or a garbage arg.instId
+    "wrong_inst_id",  # data[].instId not arg.instId, a garbage or an unsubscribed instId
     "missing_field",  # a required field removed
     "wrong_type",  # numbers as JSON numbers, lists as strings, ...
     "truncated",  # a prefix of the frame
@@ -227,7 +229,13 @@ def _ts_zero(rng: random.Random, obj: dict[str, Any]) -> None:
 
 def _wrong_inst_id(rng: random.Random, obj: dict[str, Any]) -> None:
     own = obj["arg"]["instId"]
-    if rng.random() < 0.5:
+    r = rng.random()
+    if r < 0.25:  # well-formed and consistent, but not subscribed (issue 13 item 8)
+        obj["arg"]["instId"] = UNSUBSCRIBED
+        for d in obj["data"]:
+            if "instId" in d:
+                d["instId"] = UNSUBSCRIBED
+    elif r < 0.6:
         others = [i for i in SIM_INSTS + RECORDING_INSTS if i != own]
         _item(obj)["instId"] = rng.choice([*others, "", own + "x", own.lower()])
     else:

@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from fuzzcorpus import CHANNELS, RECORDING_INSTS, SIM_INSTS, Corpus, build_corpus
+from fuzzcorpus import CHANNELS, SUBSCRIBED, Corpus, build_corpus
 from okx_ingestor import speedups
 from okx_ingestor.config import parse_config
 from okx_ingestor.pipeline import Pipeline
@@ -90,8 +90,9 @@ def test_fuzz_replay_quarantines_every_mutant_and_stores_every_clean_row(
     _write(fuzzed, corpus.frames)
     _write(clean, list(corpus.clean))
     quarantine = tmp_path / "quarantine.jsonl"
-    summary = replay_file(fuzzed, tmp_path / "out.jsonl", quarantine_path=quarantine)
-    reference = replay_file(clean, tmp_path / "ref.jsonl")
+    summary = replay_file(fuzzed, tmp_path / "out.jsonl", quarantine_path=quarantine,
+                          inst_ids=SUBSCRIBED)  # fmt: skip
+    reference = replay_file(clean, tmp_path / "ref.jsonl", inst_ids=SUBSCRIBED)
 
     # Every clean row stored, in order, whatever the mutants around it did.
     rows, ref_rows = (
@@ -103,7 +104,10 @@ def test_fuzz_replay_quarantines_every_mutant_and_stores_every_clean_row(
     assert summary["rows"] == reference["rows"] and sum(reference["rows"].values()) > 40_000  # type: ignore[union-attr]
     # Every mutant quarantined exactly once, in feed order, with a reason; no clean frame.
     reasons = _reasons(quarantine)
-    assert [frame for _, frame in reasons] == [truncated(m) for _, m in corpus.mutants]
+    as_read = [
+        m.encode() if isinstance(m, str) else m for _, m in corpus.mutants
+    ]  # replay reads bytes
+    assert [frame for _, frame in reasons] == [truncated(m) for m in as_read]
     by_reason = Counter(reason for reason, _ in reasons)
     assert dict(by_reason) == summary["quarantined"]
     assert summary["parse_errors"] == len(corpus.mutants) and reference["parse_errors"] == 0
@@ -127,7 +131,8 @@ def test_fuzz_replay_quarantines_every_mutant_and_stores_every_clean_row(
     other_q = tmp_path / "quarantine-other.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "okx_ingestor.cli", "replay", "--input", str(fuzzed),
-         "--output", str(tmp_path / "other.jsonl"), "--quarantine", str(other_q)],
+         "--output", str(tmp_path / "other.jsonl"), "--quarantine", str(other_q),
+         "--inst-ids", ",".join(SUBSCRIBED)],
         env=env, capture_output=True, check=True, timeout=300,
     )  # fmt: skip
     other = json.loads(done.stdout)
@@ -152,7 +157,7 @@ def _reference(
         as_json.pop("received_at", None)
         rows.setdefault(table, []).append(as_json)
 
-    p = Pipeline(emit)
+    p = Pipeline(emit, inst_ids=SUBSCRIBED)
     for f in frames:
         p.process(f)
     return rows, p.quarantine.counts
@@ -171,7 +176,7 @@ def test_fuzz_live_websocket_to_chdb_redis_jsonl(
     clean_rows, clean_quarantined = _reference(list(corpus.clean))
     assert ref_rows == clean_rows and not clean_quarantined  # the mutants add nothing
     out = tmp_path / "rows.jsonl"
-    insts = SIM_INSTS + RECORDING_INSTS
+    insts = SUBSCRIBED
 
     async def scenario() -> tuple[Service, int, bytes]:
         sim = Simulator(insts, rate=0, ws_snapshots=False)  # the corpus brings its snapshots

@@ -146,3 +146,57 @@ def test_format_ms_out_of_range_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="DateTime64"):
         format_ms(2**70)
     assert format_ms(1_700_000_000_123) == "2023-11-14 22:13:20.123"
+
+
+def _push(channel: str, inst: str, **fields: object) -> str:
+    """A push whose arg and data both name `inst` (well-formed, so only the subscription
+    can tell it apart)."""
+    frame = {"trades": trade, "books": books, "tickers": ticker}[channel](instId=inst, **fields)
+    obj = json.loads(frame)
+    obj["arg"]["instId"] = inst
+    return json.dumps(obj)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_issue13_item8_a_push_for_an_instid_not_subscribed_is_quarantined(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 8: garbage Redis keys came from pushes whose instId nobody subscribed
+    to. With the subscription given (the service always gives it), such a push - on
+    every fast path and decode() - is quarantined before any book, row or Redis key."""
+    rows: list[tuple[str, tuple[object, ...]]] = []
+    with pipeline_mode(mode, monkeypatch):
+        p = Pipeline(lambda t, r: rows.append((t, r)), inst_ids=["BTC-USDT"])
+        p.process(SNAPSHOT)
+        p.process(trade(tradeId="7"))
+        for channel in ("trades", "books", "tickers", "trades"):
+            p.process(_push(channel, "GARBAGE-KEY"))
+        p.process(_push("books", "GARBAGE-KEY", action="snapshot", seqId=1, prevSeqId=-1))
+        p.process(trade(tradeId="8"))
+        p.process(books(seqId=11, prevSeqId=10))
+    assert p.summary()["quarantined"] == {"unsubscribed_inst_id": 5}
+    assert {r[0] for _, r in rows} == {"BTC-USDT"}
+    assert [r[1] for t, r in rows if t.endswith("raw_ticks")] == [7, 8]
+    assert set(p.books.books) == {("books", "BTC-USDT")}
+    assert ("trades", "GARBAGE-KEY") not in p.stats.by_stream
+
+
+def test_without_a_subscription_any_well_formed_instid_passes() -> None:
+    rows: list[tuple[str, tuple[object, ...]]] = []
+    p = Pipeline(lambda t, r: rows.append((t, r)))  # replay without --inst-ids
+    p.process(_push("trades", "ETH-USDT"))
+    assert [r[0] for _, r in rows] == ["ETH-USDT"] and not p.summary()["quarantined"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"event":"subscribe","arg":"x"}', '{"event":"error","code":{"a":1}}',
+     '{"event":"subscribe","arg":["trades"]}', '{"event":"' + "x" * 100 + '"}'],
+)  # fmt: skip
+def test_an_event_of_a_shape_okx_never_sends_is_quarantined(frame: str) -> None:
+    p = Pipeline(lambda t, r: None)
+    p.process(frame)
+    p.process('{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"}}')
+    p.process('{"event":"error","code":"60012","msg":"x"}')
+    assert p.summary()["quarantined"] == {"bad_shape:event": 1}
+    assert p.summary()["events"] == {"error": 1, "subscribe": 1}

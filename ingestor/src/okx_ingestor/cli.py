@@ -22,6 +22,7 @@ def _replay(args: argparse.Namespace) -> int:
         database=args.database,
         book_levels=not args.no_book_levels,
         quarantine_path=Path(args.quarantine) if args.quarantine else None,
+        inst_ids=[i for i in args.inst_ids.split(",") if i] if args.inst_ids else None,
     )
     import orjson
 
@@ -235,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--quarantine",
         help="JSON lines file for the frames and rows set aside (default: only counted, "
         "in the summary's `quarantined`)",
+    )
+    p.add_argument(
+        "--inst-ids",
+        help="comma-separated instIds the recording subscribed to: pushes for any other "
+        "are quarantined (unsubscribed_inst_id); default: any well-formed instId",
     )
     p.set_defaults(func=_replay)
 

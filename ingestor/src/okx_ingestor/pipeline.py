@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from msgspec import UNSET
@@ -111,7 +111,12 @@ class Pipeline:
         on_resync: ResyncHook | None = None,
         count_rows: bool = True,
         quarantine: Quarantine | None = None,
+        inst_ids: Iterable[str] | None = None,
     ) -> None:
+        """`inst_ids`: the subscribed instruments (the service's `instruments`). A data
+        push for any other instId is quarantined (`unsubscribed_inst_id`) before it
+        reaches a book, a row or Redis; None (replay without --inst-ids) takes any
+        well-formed instId."""
         self.stats = PipelineStats()
         # Frames that fail a check: counted per reason, logged once, kept in its file.
         self.quarantine = quarantine or Quarantine(None)
@@ -128,6 +133,13 @@ class Pipeline:
         else:  # the batcher counts rows itself; skip one call per row
             self.normalizer = Normalizer(emit, database=database, book_levels=book_levels)
         self.on_resync = on_resync
+        # The instIds the fast paths take without a check: the subscription (fixed), or
+        # every well-formed instId seen so far (decoder.INST_IDS, grown by known_inst_id).
+        self.subscribed: frozenset[str] | None = None
+        self._inst_ids = INST_IDS
+        if inst_ids is not None:
+            self.subscribed = frozenset(i for i in inst_ids if known_inst_id(i))
+            self._inst_ids = set(self.subscribed)
         # (channel, instId) -> recent tradeIds (dict for lookup, deque for eviction order)
         self._recent_trades: dict[tuple[str, str], tuple[dict[str, None], deque[str]]] = {}
         # speedups.push's view of this pipeline (a tuple: one C argument, no attribute
@@ -136,7 +148,7 @@ class Pipeline:
         self._push_context = (
             self.books.books, _LIVE, self.stats, self._recent_trades, norm.emit,
             norm.book_levels, norm.t_book, norm.t_bbo, norm.t_ticks, norm.t_tickers, same_price,
-            TS_LIMITS, INST_IDS,
+            TS_LIMITS, self._inst_ids,
         )  # fmt: skip
 
     def process(self, frame: str | bytes, received_us: int | None = None) -> Message | None:
@@ -174,7 +186,10 @@ class Pipeline:
         if arg is None or f.data is None or f.event is not None:
             return self._process_full(frame, received_us)
         handler = _FAST_HANDLERS.get(arg.channel)
-        if handler is None or (arg.instId not in INST_IDS and not known_inst_id(arg.instId)):
+        if handler is None or (
+            arg.instId not in self._inst_ids
+            and (self.subscribed is not None or not known_inst_id(arg.instId))
+        ):
             return self._process_full(frame, received_us)
         try:
             handler(self, arg, f, received_us)
@@ -191,6 +206,14 @@ class Pipeline:
             msg = decode(frame)
         except DecodeError as exc:
             self._parse_error(exc.kind, exc.detail, frame)
+            return None
+        subscribed = self.subscribed
+        if (
+            subscribed is not None
+            and isinstance(msg, BookMsg | TradesMsg | RecordsMsg)
+            and msg.inst_id not in subscribed
+        ):  # issue 13 item 8: no book, row or Redis key for what we did not subscribe to
+            self._parse_error("unsubscribed_inst_id", repr(msg.inst_id)[:80], frame)
             return None
         try:
             self._route(msg, received_us)

@@ -18,12 +18,14 @@ def replay_file(
     database: str = "hft_data",
     book_levels: bool = True,
     quarantine_path: Path | None = None,
+    inst_ids: list[str] | None = None,
 ) -> dict[str, object]:
     """Write `{"table": "<db.table>", "row": {...}}` per row; return the summary.
 
     A frame that fails a check, or a row that cannot be written, is quarantined (counted
     in the summary's `quarantined`, and a line in `quarantine_path` when given); the
-    replay goes on with the next one.
+    replay goes on with the next one. `inst_ids` (the recording's subscription): a push
+    for any other instId is quarantined (`unsubscribed_inst_id`), as in the service.
     """
     quarantine = Quarantine(quarantine_path)
     with src.open("rb") as fin, dst.open("wb") as fout:
@@ -41,7 +43,7 @@ def replay_file(
             write(b"\n")
 
         pipeline = Pipeline(emit, database=database, book_levels=book_levels,
-                            quarantine=quarantine)  # fmt: skip
+                            quarantine=quarantine, inst_ids=inst_ids)  # fmt: skip
         lines = 0
         for line in fin:
             line = line.rstrip(b"\r\n")

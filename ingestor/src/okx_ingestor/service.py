@@ -535,6 +535,7 @@ class Service:
             on_resync=self.manager.resync,
             count_rows=False,
             quarantine=self.quarantine,
+            inst_ids=cfg.instruments,
         )
         self.registry.register(StatsCollector(self))
         self.stopping = asyncio.Event()
