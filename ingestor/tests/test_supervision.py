@@ -47,8 +47,11 @@ def test_a_dead_writer_thread_exits_non_zero_keeps_the_queue_and_stops_the_watch
 
     async def scenario() -> int:
         task = asyncio.create_task(svc.run())
-        await asyncio.sleep(0.5)
-        assert "WATCHDOG=1" in notified  # all stages healthy so far
+        for _ in range(200):  # all stages healthy so far (a condition, not a timing)
+            if "WATCHDOG=1" in notified:
+                break
+            await asyncio.sleep(0.05)
+        assert "WATCHDOG=1" in notified
         svc.writer._next = broken  # type: ignore[method-assign]
         svc.writer.queue.append(Batch("hft_data.raw_ticks", [(1,)], "", 1))
         svc.writer._wake.set()

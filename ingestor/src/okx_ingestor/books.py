@@ -67,6 +67,7 @@ class Outcome(Enum):
     GAP = "gap"  # book dropped; caller must resync (resubscribe or REST snapshot)
     CHECKSUM_FAILED = "checksum_failed"  # book dropped; caller must resync
     BAD_LEVEL = "bad_level"  # unparsable level; book dropped
+    CROSSED = "crossed"  # best bid >= best ask after a push (integrity check); dropped
 
 
 class SnapshotResult(Enum):
@@ -100,6 +101,8 @@ class BookCounters:
     checksum_skipped: int = 0
     buffered_dropped: int = 0
     bad_levels: int = 0
+    crossed: int = 0  # best bid > best ask found by check_top(); book dropped
+    locked: int = 0  # best bid == best ask found by check_top(); book dropped
 
 
 class _Side:
@@ -196,6 +199,28 @@ class L2Book:
         bid = self._bids._levels[bk[-1]] if bk else _NO_LEVEL
         ask = self._asks._levels[ak[0]] if ak else _NO_LEVEL
         return bid[0], bid[1], ask[0], ask[1]
+
+    def check_top(self) -> str | None:
+        """ "crossed" (best bid > best ask) or "locked" (equal) for a LIVE book, else None.
+
+        With OKX's checksum fixed to 0 (June 2026) this is what still catches a corrupt
+        book (a missed delete leaves a level on the wrong side of the spread). Counted;
+        the caller drops the book and resynchronises. Two list lookups and a float
+        comparison (the keys), the exact Decimal only when the floats are equal.
+        """
+        bk, ak = self._bids._keys, self._asks._keys
+        if self.state is not _LIVE or not bk or not ak or bk[-1] < ak[0]:
+            return None
+        if bk[-1] > ak[0]:
+            kind = "crossed"
+            self.counters.crossed += 1
+        else:
+            bid, ask = self._bids._levels[bk[-1]], self._asks._levels[ak[0]]
+            if Decimal(bid[0]) < Decimal(ask[0]):
+                return None  # two prices beyond float precision
+            kind = "crossed" if Decimal(bid[0]) > Decimal(ask[0]) else "locked"
+            setattr(self.counters, kind, getattr(self.counters, kind) + 1)
+        return kind
 
     def top(self, n: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         return self._bids.top(n), self._asks.top(n)

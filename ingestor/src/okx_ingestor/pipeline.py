@@ -451,6 +451,25 @@ class Pipeline:
         if self.on_resync is not None:
             self.on_resync(channel, inst_id)
 
+    def check_books(self, now_ms: int | None = None) -> dict[tuple[str, str], float]:
+        """The integrity pass over every incremental book (the service runs it every
+        second; no per-message cost): a crossed or locked top of book drops the book
+        (counted: okx_book_crossed_total{kind}) and resynchronises it. Returns the age in
+        seconds of each LIVE book's last push (exchange ts, `now_ms` default the wall
+        clock): okx_book_age_seconds{channel,inst_id}, staleness per instrument."""
+        if now_ms is None:
+            now_ms = self.clock.now_us() // 1000
+        ages: dict[tuple[str, str], float] = {}
+        for key, book in list(self.books.books.items()):
+            kind = book.check_top()
+            if kind is not None:
+                seq = book.last_seq_id
+                book.drop()
+                self._book_dropped(book.channel, book.inst_id, Outcome.CROSSED, seq, None)
+            elif book.state is _LIVE and book.last_ts:
+                ages[key] = max(0.0, (now_ms - book.last_ts) / 1000)
+        return ages
+
     def rest_snapshot(self, channel: str, inst_id: str, snap: BookData) -> SnapshotResult:
         """Feed a REST snapshot to a buffering book; rows for it and the replayed updates."""
         book = self.books.get(channel, inst_id)
@@ -494,6 +513,8 @@ class Pipeline:
             "checksum_failures": b.checksum_failures,
             "checksum_skipped": b.checksum_skipped,
             "book_bad_levels": b.bad_levels,
+            "book_crossed": b.crossed,
+            "book_locked": b.locked,
             "rest_snapshots": dict(sorted(s.rest_snapshots.items())),
             "quarantined": dict(sorted(self.quarantine.counts.items())),
         }

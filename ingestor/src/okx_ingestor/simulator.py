@@ -7,7 +7,7 @@ generated books updates (seqId/prevSeqId chain, checksum 0), trades and tickers 
 `rate` messages per second, shared by all connections like OKX's per-instrument seqIds.
 
 Faults (methods, or `--fault KIND@SECONDS` on the command line): disconnect, gap,
-reset, malformed, no_pong, notice (64008).
+reset, cross (a bid above the best ask), malformed, no_pong, notice (64008).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .synth import MarketGenerator
 
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
-FAULTS = ("disconnect", "gap", "reset", "malformed", "no_pong", "notice")
+FAULTS = ("disconnect", "gap", "reset", "cross", "malformed", "no_pong", "notice")
 
 
 def _wall_ms() -> int:
@@ -209,6 +209,10 @@ class Simulator:
         for inst in [inst_id] if inst_id else sorted(self.inst_ids):
             self.gen.inject_reset(inst)
 
+    def inject_cross(self, inst_id: str | None = None) -> None:
+        for inst in [inst_id] if inst_id else sorted(self.inst_ids):
+            self.gen.inject_cross(inst)
+
     async def send_malformed(self) -> None:
         await self._broadcast_raw('{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{')
 
@@ -249,6 +253,8 @@ class Simulator:
             self.inject_gap()
         elif kind == "reset":
             self.inject_reset()
+        elif kind == "cross":
+            self.inject_cross()
         elif kind == "malformed":
             await self.send_malformed()
         elif kind == "no_pong":

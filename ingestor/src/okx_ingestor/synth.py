@@ -27,6 +27,7 @@ class _Inst:
     trade_id: int = 1000
     pending_gap: bool = False
     pending_reset: bool = False
+    pending_cross: bool = False
 
 
 class MarketGenerator:
@@ -102,6 +103,9 @@ class MarketGenerator:
             else:
                 side.pop(px, None)
             out.append([_px(px), str(size), "0", "1" if size else "0"])
+        if inst.pending_cross:  # a bid above the best ask, in this push only: a corrupt
+            inst.pending_cross = False  # book for the receiver (the generator's stays sane)
+            bids.append([_px(min(inst.asks, default=inst.mid + 1) + 2), "7", "0", "1"])
         prev = inst.seq
         if inst.pending_gap:
             prev += 5  # the updates in between were "lost"
@@ -197,6 +201,10 @@ class MarketGenerator:
 
     def inject_reset(self, inst_id: str) -> None:
         self._inst(inst_id).pending_reset = True
+
+    def inject_cross(self, inst_id: str) -> None:
+        """The next books update carries a bid above the best ask (crossed book)."""
+        self._inst(inst_id).pending_cross = True
 
     def _inst(self, inst_id: str) -> _Inst:
         for inst in self.insts:
