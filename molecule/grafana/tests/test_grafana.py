@@ -21,6 +21,7 @@ def test_grafana_ini_has_the_vault_password_and_is_private(host):
     assert ini.user == "root" and ini.group == "grafana"
     content = ini.content_string
     assert 'admin_password = """test-only-admin-password"""' in content
+    assert 'secret_key = """test-only-secret-key-0123456789abcdefghij"""' in content
     assert "allow_sign_up = false" in content
     assert "reporting_enabled = false" in content
 
@@ -32,6 +33,13 @@ def test_datasources_point_at_the_platform(host):
     by_uid = {d["uid"]: d for d in data["datasources"]}
     assert by_uid["okx-prometheus"]["type"] == "prometheus"
     assert by_uid["okx-prometheus"]["url"].endswith(":9090")
+    # Prometheus's endpoint requires basic auth (roles/prometheus).
+    assert by_uid["okx-prometheus"]["basicAuth"] is True
+    assert by_uid["okx-prometheus"]["basicAuthUser"] == "monitor"
+    assert (
+        by_uid["okx-prometheus"]["secureJsonData"]["basicAuthPassword"]
+        == "test-only-prometheus-web"
+    )
     ch = by_uid["okx-clickhouse"]
     assert ch["type"] == "grafana-clickhouse-datasource"
     assert ch["jsonData"]["port"] == 9000 and ch["jsonData"]["defaultDatabase"] == "hft_analytics"
@@ -59,3 +67,27 @@ def test_cpu_affinity_drop_in(host):
         "/etc/systemd/system/grafana-server.service.d/60-okx-hft.conf"
     ).content_string
     assert "CPUAffinity=0" in content
+
+
+def test_the_admin_password_reaches_grafanas_database_once(host):
+    """grafana.ini's admin_password only counts at the first start: the role applies the
+    password with `grafana cli admin reset-admin-password` when it changes, and only then
+    (the idempotence step ran the role again: still one call)."""
+    log = host.file("/tmp/okx-grafana-cli.log").content_string.splitlines()
+    calls = [line for line in log if line.startswith("args: ")]
+    assert calls == [
+        "args: cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini "
+        "admin reset-admin-password --password-from-stdin"
+    ]
+    assert "stdin: test-only-admin-password" in log
+    marker = host.file("/var/lib/grafana/.okx-hft-admin-password")
+    assert marker.mode == 0o600 and marker.user == "root"
+    assert "test-only-admin-password" not in marker.content_string
+
+
+def test_hardening_drop_in(host):
+    content = host.file(
+        "/etc/systemd/system/grafana-server.service.d/60-okx-hft.conf"
+    ).content_string
+    for line in ["ProtectSystem=strict", "SystemCallFilter=@system-service", "ProcSubset=pid"]:
+        assert line in content
