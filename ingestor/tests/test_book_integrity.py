@@ -99,6 +99,9 @@ def test_live_a_crossed_book_is_resynchronised_and_alerted(tmp_path: Path) -> No
         assert book.check_top() is None and book.counters.crossed == 1
         assert b'okx_book_crossed_total{kind="crossed"} 1.0' in metrics
         assert b'okx_book_age_seconds{channel="books",inst_id="BTC-USDT"}' in metrics
+        # the resync resubscribed (2 of the connection's 480 requests, 1 for the subscribe)
+        assert b'okx_resync_budget_remaining{conn="public-0"} 477.0' in metrics
+        assert b"okx_resync_reconnects_total 0.0" in metrics
 
     asyncio.run(scenario())
 

@@ -77,18 +77,32 @@ class Backoff:
 
 
 class RateLimiter:
-    """At most `limit` events per `period_s` (sliding window); `await acquire()`."""
+    """At most `limit` events per `period_s` (sliding window); `await acquire()`.
+
+    Also the subscription budget of a connection (OKX: 480 subscribe/unsubscribe/login
+    requests per connection per hour): `remaining()` tells how many are left now, and
+    `reset()` starts a fresh budget for a fresh connection."""
 
     def __init__(self, limit: int, period_s: float) -> None:
         self.limit = limit
         self.period_s = period_s
         self._events: deque[float] = deque()
 
+    def _expire(self, now: float) -> None:
+        while self._events and now - self._events[0] >= self.period_s:
+            self._events.popleft()
+
+    def remaining(self) -> int:
+        self._expire(time.monotonic())
+        return self.limit - len(self._events)
+
+    def reset(self) -> None:
+        self._events.clear()
+
     async def acquire(self) -> None:
         while True:
             now = time.monotonic()
-            while self._events and now - self._events[0] >= self.period_s:
-                self._events.popleft()
+            self._expire(now)
             if len(self._events) < self.limit:
                 self._events.append(now)
                 return
@@ -106,6 +120,8 @@ class ConnStats:
     errors: Counter[str] = field(default_factory=Counter)
     acks: int = 0
     frames: int = 0
+    resyncs: int = 0  # books resynchronised by unsubscribe + subscribe (2 ops each)
+    budget_reconnects: int = 0  # resyncs done by a reconnect: the budget was low
 
 
 def subscribe_requests(
@@ -141,6 +157,7 @@ class OkxConnection:
         ping_after_s: float = 20.0,
         pong_timeout_s: float = 5.0,
         ops_per_hour: int = 480,
+        resync_reserve_ops: int = 4,
         max_args_per_request: int = 100,
         backoff: Backoff | None = None,
         on_notice: Callable[[OkxConnection], None] | None = None,
@@ -156,7 +173,13 @@ class OkxConnection:
         self.connect_limiter = connect_limiter or RateLimiter(3, 1.0)
         self.ping_after_s = ping_after_s
         self.pong_timeout_s = pong_timeout_s
+        # OKX's 480 subscribe/unsubscribe requests per connection per hour. A resync
+        # spends two; below `resync_reserve_ops` + 2 left, resync() reconnects instead
+        # (a fresh connection has a fresh budget, and resubscribing gives every book on
+        # it a new snapshot) rather than wait up to an hour for the window to move.
         self.ops = RateLimiter(ops_per_hour, 3600.0)
+        self.resync_reserve_ops = resync_reserve_ops
+        self._budget_reconnect = False
         self.max_args = max_args_per_request
         self.backoff = backoff or Backoff()
         self.on_notice = on_notice
@@ -178,14 +201,39 @@ class OkxConnection:
             asyncio.get_running_loop().create_task(self._ws.close())
 
     def resync(self, channel: str, inst_id: str) -> None:
-        """Unsubscribe + subscribe one book to get a fresh WS snapshot."""
+        """A fresh WS snapshot for one book: unsubscribe + subscribe (two ops of the
+        connection's budget), or, when the budget runs low, a reconnect."""
+        ws = self._ws
+        if self._budget_reconnect:
+            return  # the reconnect under way resubscribes everything
+        if ws is not None and self.ops.remaining() < self.resync_reserve_ops + 2:
+            self._reconnect_for_budget(ws)
+            return
         arg = {"channel": channel, "instId": inst_id}
         if arg not in self._pending_resync:
             self._pending_resync.append(arg)
+            self.stats.resyncs += 1
         if self._ws is not None:
             task = asyncio.get_running_loop().create_task(self._flush_resyncs(self._ws))
             if self.watch is not None:
                 self.watch(task, f"resync:{self.name}", True)
+
+    def _reconnect_for_budget(self, ws: ClientConnection) -> None:
+        """Close and reconnect at once (no backoff): fresh budget, every arg
+        resubscribed, every book on this connection gets a new snapshot."""
+        self._budget_reconnect = True
+        self._pending_resync = []
+        self.stats.budget_reconnects += 1
+        log.warning(
+            "subscription budget low; resynchronising by reconnect",
+            extra={"conn": self.name, "ops_left": self.ops.remaining(),
+                   "ops_per_hour": self.ops.limit},
+        )  # fmt: skip
+        task = asyncio.get_running_loop().create_task(
+            ws.close(code=1000, reason="resync by reconnect")
+        )
+        if self.watch is not None:
+            self.watch(task, f"budget-reconnect:{self.name}", True)
 
     async def run(self) -> None:
         while not self._stop.is_set():
@@ -201,6 +249,7 @@ class OkxConnection:
                 ) as ws:
                     self._ws = ws
                     self.stats.connects += 1
+                    self.ops.reset()  # OKX counts the budget per connection
                     await self._session(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 log.warning("connection lost", extra={"conn": self.name, "error": repr(exc)})
@@ -211,6 +260,9 @@ class OkxConnection:
                 self.subscribed.clear()
             if self._stop.is_set():
                 break
+            if self._budget_reconnect:  # our own close: reconnect now, not a failure
+                self._budget_reconnect = False  # (once: a failing connect backs off)
+                continue
             self.stats.reconnects += 1
             delay = self.backoff.next_delay()
             with contextlib.suppress(TimeoutError):
@@ -219,6 +271,7 @@ class OkxConnection:
     # -- session -------------------------------------------------------------------
     async def _session(self, ws: ClientConnection) -> None:
         self._acked.clear()
+        self._pending_resync = []  # subscribing everything gives every book a snapshot
         sub = asyncio.create_task(self._subscribe(ws, self.args, "subscribe"))
         try:
             await self._read(ws)

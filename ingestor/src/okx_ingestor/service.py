@@ -369,6 +369,19 @@ class StatsCollector(Collector):
             "okx_pong_timeouts", "Pings without pong", value=sum(c.pong_timeouts for c in conns)
         )
         yield GaugeMetricFamily("okx_connections", "Open connection objects", value=len(conns))
+        budget = GaugeMetricFamily(
+            "okx_resync_budget_remaining",
+            "Subscribe/unsubscribe requests left in the connection's hourly budget (OKX: 480)",
+            labels=["conn"],
+        )
+        for conn in s.manager.connections:
+            budget.add_metric([conn.name], conn.ops.remaining())
+        yield budget
+        yield CounterMetricFamily(
+            "okx_resync_reconnects",
+            "Resyncs done by reconnecting because the subscription budget was low",
+            value=sum(c.budget_reconnects for c in conns),
+        )
         info = GaugeMetricFamily(
             "okx_ingestor_info", "Always 1; `speedups` is c or python", labels=["speedups"]
         )
