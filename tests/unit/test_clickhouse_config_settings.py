@@ -24,7 +24,14 @@ templating = pytest.importorskip("ansible.template", reason="pip install ansible
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "clickhouse"
 TEMPLATES = ["server.xml.j2", "storage.xml.j2", "cluster.xml.j2", "users.xml.j2"]
-PASSWORDS = {"admin": "admin-Password-1", "ingest": "ingest-Password-2", "analyst": "analyst-Pw-3"}
+PASSWORDS = {
+    "admin": "admin-Password-1",
+    "ingest": "ingest-Password-2",
+    "analyst": "analyst-Pw-3",
+    "default": "default-Pw-4567",
+    "interserver-http": "interserver-Pw-5678",
+    "keeper-identity": "keeper-Pw-6789",
+}
 
 # Top-level elements of the server configuration that are sections or listeners, not
 # entries of system.server_settings (documented in ClickHouse's server configuration
@@ -45,6 +52,10 @@ SERVER_SECTIONS = {
     "zookeeper",
     "distributed_ddl",
     "keeper_server",
+    "interserver_http_credentials",
+    "https_port",
+    "tcp_port_secure",
+    "openSSL",
 }
 
 
@@ -235,14 +246,14 @@ def test_system_logs_have_a_ttl(current):
 def test_users_have_hashed_passwords_only(current):
     text = render("users.xml.j2")
     users = parse(text).find("users")
-    for name, password in PASSWORDS.items():
+    for name in ("admin", "ingest", "analyst"):
+        password = PASSWORDS[name]
         assert password not in text
         assert (
             users.find(f"{name}/password_sha256_hex").text
             == hashlib.sha256(password.encode()).hexdigest()
         )
-    assert users.find("default/networks").findall("ip")[0].text == "127.0.0.1"
-    assert users.find("default/profile").text == "okx_readonly"
+    assert users.find("default").get("remove") == "remove"
     assert users.find("readonly").get("remove") == "remove"
     grants = [q.text for q in users.findall("ingest/grants/query")]
     assert grants == ["GRANT INSERT ON hft_data.*"]
@@ -408,9 +419,9 @@ def test_18_16_starts_with_the_role_drop_ins_and_enforces_the_users(old_server):
     )
     status, _ = http_query(old_server, "SELECT 1", "admin", "wrong-password")
     assert status != 200
-    assert http_query(old_server, "SELECT 1", "default") == (200, "1\n")
-    status, body = http_query(old_server, "CREATE DATABASE nope", "default")
-    assert status != 200 and "readonly" in body.lower()
+    # The password-less `default` user is gone (issue 14, item 3).
+    status, body = http_query(old_server, "SELECT 1", "default")
+    assert status != 200 and "Unknown user default" in body
     status, body = http_query(old_server, "CREATE DATABASE nope", "analyst", PASSWORDS["analyst"])
     assert status != 200 and "readonly" in body.lower()
     status, body = http_query(
@@ -434,3 +445,71 @@ def test_cpu_affinity_comes_from_the_plan_or_the_role_variable():
     assert "CPUAffinity=2-3" in own
     assert "LimitNOFILE=500000" in own
     assert "CPUAffinity" not in render("clickhouse-server.override.conf.j2")
+
+
+# --- Credentials and TLS (issue 14, items 2 and 3) -----------------------------------
+
+
+def test_default_user_is_removed_by_default():
+    users = parse(render("users.xml.j2"))
+    assert users.find("users/default").get("remove") == "remove"
+    for modern in (True, False):
+        assert parse(render("users.xml.j2", modern)).find("users/default/networks") is None
+
+
+def test_default_user_with_a_password_is_local_and_read_only():
+    users = parse(render("users.xml.j2", clickhouse_default_user="password"))
+    default = users.find("users/default")
+    digest = hashlib.sha256(PASSWORDS["default"].encode()).hexdigest()
+    assert default.find("password_sha256_hex").text == digest
+    assert default.find("password").get("remove") == "remove"
+    assert [ip.text for ip in default.find("networks")] == ["127.0.0.1", "::1"]
+    assert default.find("profile").text == "okx_readonly"
+
+
+@pytest.mark.parametrize("modern", [True, False], ids=["current", "18.16"])
+def test_interserver_credentials_are_rendered(modern):
+    server = parse(render("server.xml.j2", modern))
+    credentials = server.find("interserver_http_credentials")
+    assert credentials.find("user").text == "interserver"
+    assert credentials.find("password").text == PASSWORDS["interserver-http"]
+    assert credentials.find("old") is None
+    rotating = parse(
+        render(
+            "server.xml.j2",
+            clickhouse_interserver_old_credentials=[{"user": "was", "password": "old-Pw-1"}],
+        )
+    ).find("interserver_http_credentials/old")
+    assert (rotating.find("user").text, rotating.find("password").text) == ("was", "old-Pw-1")
+
+
+def test_keeper_identity_and_four_letter_words():
+    cluster = parse(render("cluster.xml.j2"))
+    assert cluster.find("zookeeper/identity").text == "clickhouse:" + PASSWORDS["keeper-identity"]
+    words = cluster.find("keeper_server/four_letter_word_white_list").text.split(",")
+    assert "mntr" in words and "ruok" in words
+    assert not {"crst", "srst", "rcvr", "csnp", "rqld", "ydld"} & set(words)
+
+
+def test_tls_is_off_by_default():
+    server = parse(render("server.xml.j2"))
+    for name in ("https_port", "tcp_port_secure", "openSSL"):
+        assert server.find(name) is None
+
+
+@pytest.mark.parametrize("modern", [True, False], ids=["current", "18.16"])
+def test_tls_listeners_with_a_certificate(modern):
+    server = parse(
+        render(
+            "server.xml.j2",
+            modern,
+            clickhouse_tls_certificate="/etc/ssl/okx/ch.crt",
+            clickhouse_tls_private_key="/etc/ssl/okx/ch.key",
+        )
+    )
+    assert server.find("https_port").text == "8443"
+    assert server.find("tcp_port_secure").text == "9440"
+    tls = server.find("openSSL/server")
+    assert tls.find("certificateFile").text == "/etc/ssl/okx/ch.crt"
+    assert tls.find("privateKeyFile").text == "/etc/ssl/okx/ch.key"
+    assert "tlsv1_1" in tls.find("disableProtocols").text

@@ -21,7 +21,7 @@ def password(user):
 
 
 def query(host, user, sql, database=None, address="127.0.0.1"):
-    """clickhouse-client on the host as ``user`` (the default user has no password)."""
+    """clickhouse-client on the host as ``user`` (`default`: without a password)."""
     argv = ["clickhouse-client", "--host", address, "--port", str(TCP), "--user", user]
     if user in ("admin", "ingest", "analyst"):
         argv += ["--password", password(user)]
@@ -113,13 +113,56 @@ def test_analyst_reads_and_cannot_write(host):
     assert limits.stdout.strip() == "60"
 
 
-def test_default_user_is_local_and_read_only(host):
-    assert query(host, "default", "SELECT 1").stdout.strip() == "1"
-    assert query(host, "default", "CREATE DATABASE default_must_not").rc != 0
-    remote = query(host, "default", "SELECT 1", address=address(host))
-    assert remote.rc != 0
+def test_default_user_is_gone(host):
+    """The package's password-less `default` user is removed: no local process reads
+    the market data without naming itself (issue 14, item 3)."""
+    local = query(host, "default", "SELECT 1")
+    assert local.rc != 0
+    assert "Unknown user default" in local.stderr
+    assert query(host, "default", "SELECT 1", address=address(host)).rc != 0
+    # Without --user, clickhouse-client is `default` too.
+    assert host.run(f"clickhouse-client --port {TCP} --query 'SELECT 1'").rc != 0
     # The package's passwordless example user is gone.
     assert query(host, "readonly", "SELECT 1").rc != 0
+
+
+INTERSERVER = "http://127.0.0.1:9009/?endpoint=DataPartsExchange:x&part=y"
+
+
+def test_interserver_port_requires_credentials(host):
+    """A replica fetch without the interserver credentials, or with wrong ones, is
+    refused with 401; the right ones get past authentication (issue 14, item 2)."""
+    code = "curl -s -o /dev/null -w '%{http_code}' "
+    assert host.check_output(code + shlex.quote(INTERSERVER)) == "401"
+    assert host.check_output(code + "-u interserver:wrong " + shlex.quote(INTERSERVER)) == "401"
+    right = f"interserver:{password('interserver-http')}"
+    assert host.check_output(code + f"-u {shlex.quote(right)} " + shlex.quote(INTERSERVER)) != "401"
+
+
+def uptime(host):
+    return int(query(host, "admin", "SELECT uptime()").stdout)
+
+
+def test_users_change_is_reloaded_not_restarted(host, converge_again):
+    """A rotated password reaches the server without a restart: the new one works, the
+    old one is refused, and the server's uptime keeps counting (issue 14, item 9)."""
+    old = password("analyst")
+    before = uptime(host)
+    rotated = "rotated-Analyst-Secret-42"
+    try:
+        run = converge_again("-e", f"vault_clickhouse_analyst_password={rotated}")
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "Reload clickhouse users" in run.stdout or "reload its users" in run.stdout
+        assert "Restart ClickHouse on" not in run.stdout
+        argv = f"clickhouse-client --port {TCP} --user analyst --query 'SELECT 1' --password "
+        assert host.run(argv + shlex.quote(rotated)).rc == 0
+        assert host.run(argv + shlex.quote(old)).rc != 0
+        assert uptime(host) >= before
+    finally:
+        run = converge_again()
+        assert run.returncode == 0, run.stdout[-3000:]
+    assert query(host, "analyst", "SELECT 1", "hft_analytics").rc == 0
+    assert uptime(host) >= before
 
 
 def test_wrong_password_is_refused(host):
