@@ -368,9 +368,12 @@ KAFKA_CHANNELS = {
     "symbols": "instruments",
 }
 # librdkafka errors a retry cannot fix: the batch is dead-lettered instead of spooled.
+# Credentials and ACLs (_AUTHENTICATION, TOPIC_AUTHORIZATION_FAILED) are not here: every
+# batch would fail alike, so the spool keeps them until the config is fixed, as for
+# ClickHouse's grants.
 _KAFKA_PERMANENT = frozenset(
-    {"MSG_SIZE_TOO_LARGE", "INVALID_MSG", "INVALID_MSG_SIZE", "TOPIC_AUTHORIZATION_FAILED",
-     "TOPIC_EXCEPTION", "INVALID_RECORD", "_MSG_SIZE_TOO_LARGE", "_INVALID_ARG"}
+    {"MSG_SIZE_TOO_LARGE", "INVALID_MSG", "INVALID_MSG_SIZE", "TOPIC_EXCEPTION",
+     "INVALID_RECORD", "_MSG_SIZE_TOO_LARGE", "_INVALID_ARG"}
 )  # fmt: skip
 
 
@@ -414,8 +417,11 @@ class KafkaSink:
 
     write() produces the whole batch and waits for the broker's acknowledgements
     (`flush_timeout_s`): a batch is stored or it raises, so the spool can hold it while
-    Kafka is down. Delivery is at-least-once: a batch re-sent after a partial failure
-    may repeat rows; consumers deduplicate by (topic, key, ts/trade_id).
+    Kafka is down. On a timeout the batch's messages still queued locally are purged, so
+    the spool holds the only copy (a retry neither duplicates them nor fills the queue).
+    Delivery is at-least-once: messages already sent when a batch failed may still be
+    stored, so a re-sent batch can repeat rows; consumers deduplicate by
+    (topic, key, ts/trade_id).
     """
 
     name = "kafka"
@@ -435,32 +441,61 @@ class KafkaSink:
             producer_factory = Producer
         self.prefix = str(settings.get("topic_prefix", "okx."))
         self.flush_timeout_s = float(settings.get("flush_timeout_s", 10))
-        self._producer = producer_factory(kafka_producer_config(settings))
+        # The client's own errors (authentication, all brokers down) reach no delivery
+        # report until the message times out: the last one explains a timeout.
+        self.last_client_error: Any = None
+        conf = {**kafka_producer_config(settings), "error_cb": self._client_error}
+        self._producer = producer_factory(conf)
+
+    def _client_error(self, err: Any) -> None:
+        self.last_client_error = err
 
     def write(self, batch: Batch) -> None:
         messages = kafka_messages(self.prefix, batch)
         errors: list[Any] = []
+        acked = [0]
 
         def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
+            if err is None:
+                acked[0] += 1
+            elif err.name() not in ("_PURGE_QUEUE", "_PURGE_INFLIGHT"):
                 errors.append(err)
 
-        producer = self._producer
         for topic, key, value in messages:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-            except BufferError:  # local queue full: wait for room, then retry once
-                producer.flush(self.flush_timeout_s)
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-            producer.poll(0)
-        remaining = producer.flush(self.flush_timeout_s)
+            self._produce(topic, key, value, delivered, batch.table)
+        self._producer.flush(self.flush_timeout_s)
         if errors:
             raise _kafka_error(errors[0], len(errors), batch.table)
-        if remaining:
-            raise SinkUnavailable(
-                f"Kafka did not acknowledge {remaining} messages of {batch.table} within "
-                f"{self.flush_timeout_s} s: check sinks.kafka.bootstrap_servers and the brokers"
-            )
+        if acked[0] < len(messages):
+            self._producer.purge(in_queue=True, in_flight=False)
+            self._producer.poll(0)
+            raise self._not_acknowledged(len(messages) - acked[0], batch.table)
+
+    def _produce(self, topic: str, key: bytes, value: bytes, delivered: Any, table: str) -> None:
+        producer = self._producer
+        try:
+            producer.produce(topic, value=value, key=key, on_delivery=delivered)
+        except BufferError:  # local queue full: wait for room, then retry once
+            producer.flush(self.flush_timeout_s)
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+            except BufferError:
+                producer.purge(in_queue=True, in_flight=False)
+                producer.poll(0)
+                raise SinkUnavailable(
+                    f"Kafka's local queue stayed full for {self.flush_timeout_s} s while "
+                    f"writing {table}: the brokers do not take messages"
+                ) from None
+        producer.poll(0)
+
+    def _not_acknowledged(self, count: int, table: str) -> SinkUnavailable:
+        cause = self.last_client_error
+        why = f" (the client's last error: {cause})" if cause is not None else ""
+        return SinkUnavailable(
+            f"Kafka did not acknowledge {count} messages of {table} within "
+            f"{self.flush_timeout_s} s{why}; check sinks.kafka.bootstrap_servers, the "
+            "credentials in sinks.kafka.config, the topics and the brokers"
+        )
 
     def close(self) -> None:
         self._producer.flush(self.flush_timeout_s)
