@@ -12,6 +12,7 @@ free_running 1 (it never adjusts the clock); no PHC, so no phc2sys. PM QoS: no
 """
 
 import json
+import re
 
 import pytest
 
@@ -175,6 +176,56 @@ def test_nic_settings_persisted_by_a_per_device_unit(host):
     assert host.run("systemctl is-enabled okx-nic-tuning@eth0.service").stdout.strip() == "enabled"
     result = units_verify(host, "okx-nic-tuning@eth0.service")
     assert result.rc == 0, result.stderr
+
+
+def test_nic_unit_applies_the_settings_under_its_hardening(host):
+    """The unit's [Service] as it is (a dynamic user with only CAP_NET_ADMIN, a
+    read-only system): it puts back a changed channel count. A container has no udev
+    device units, so a copy without the BindsTo= on the device runs it."""
+    unit = host.file("/etc/systemd/system/okx-nic-tuning@.service").content_string
+    copy = "\n".join(
+        line for line in unit.splitlines() if not line.startswith(("BindsTo=", "After=sys-"))
+    )
+    path = "/run/systemd/system/okx-nic-tuning-probe@.service"
+    assert host.run(f"cat > {path} <<'EOF'\n{copy}\nEOF").rc == 0
+    try:
+        assert host.run("systemctl daemon-reload && ethtool -L eth0 rx 1").rc == 0
+        result = host.run("systemctl start okx-nic-tuning-probe@eth0.service")
+        journal = host.run("journalctl -u okx-nic-tuning-probe@eth0.service --no-pager").stdout
+        assert result.rc == 0, result.stderr + journal[-2000:]
+        assert channels(host)["RX"] == "2", journal[-2000:]
+        assert show_unit(host, "okx-nic-tuning-probe@eth0.service", "DynamicUser") == "yes"
+    finally:
+        host.run("systemctl stop okx-nic-tuning-probe@eth0.service")
+        host.run(f"rm -f {path} && systemctl daemon-reload")
+        host.run("/usr/local/sbin/hft-nic-tune --apply")
+
+
+def show_unit(host, name, prop):
+    return host.check_output(f"systemctl show -p {prop} --value {name}")
+
+
+def exposure(host, name):
+    out = host.run(f"systemd-analyze security --no-pager {name}").stdout
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert match, out[-500:]
+    return float(match.group(1))
+
+
+# The same ceiling as tests/unit/test_systemd_exposure.py, here on the installed units.
+@pytest.mark.parametrize(
+    "name",
+    [
+        "okx-nic-tuning@eth0.service",
+        "okx-ptp4l.service",
+        "okx-phc2sys.service",
+        "okx-cpu-dma-latency.service",
+    ],
+)
+def test_security_exposure_is_at_most_3(host, name):
+    value = exposure(host, name)
+    print(f"systemd-analyze security {name}: {value}")
+    assert value <= 3.0
 
 
 def test_audit_nic_ok_na_and_drift(host):
