@@ -73,6 +73,7 @@ class Config:
     rest_url: str = "https://www.okx.com"
     rest_snapshot_after_s: float = 2.0
     rest_depth: int = 400
+    backfill_trades: bool = True  # rest.backfill_trades: after a reconnect (item 9)
     symbols: bool = True
     symbols_refresh_min: float = 60.0
     symbols_inst_types: list[str] = field(default_factory=list)  # [] = from instruments
@@ -278,6 +279,7 @@ def parse_config(raw: Any) -> Config:
             "symbols_refresh_min",
             "symbols_inst_types",
             "symbols_inst_families",
+            "backfill_trades",
         },
         "rest.",
     )
@@ -291,6 +293,7 @@ def parse_config(raw: Any) -> Config:
     c.rest_depth = _get(r, "depth", "rest.", int, c.rest_depth)
     if not 1 <= c.rest_depth <= 400:
         raise ConfigError("rest.depth", f"OKX serves 1-400 levels, got {c.rest_depth}")
+    c.backfill_trades = _get(r, "backfill_trades", "rest.", bool, c.backfill_trades)
     _symbols(r, c)
     c.database = _get(raw, "database", "", str, c.database)
     c.book_levels = _get(raw, "book_levels", "", bool, c.book_levels)

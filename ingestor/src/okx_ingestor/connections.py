@@ -163,6 +163,8 @@ class OkxConnection:
         on_notice: Callable[[OkxConnection], None] | None = None,
         on_error: ErrorHandler | None = None,
         watch: TaskWatcher | None = None,
+        on_subscribed: Callable[[OkxConnection], None] | None = None,
+        on_closed: Callable[[OkxConnection], None] | None = None,
     ) -> None:
         if not 0 < ping_after_s < 30:
             raise ValueError("ping_after_s must be between 0 and 30 (OKX closes after 30 s)")
@@ -185,6 +187,8 @@ class OkxConnection:
         self.on_notice = on_notice
         self.on_error = on_error or _log_error
         self.watch = watch
+        self.on_subscribed = on_subscribed  # every session, once every arg is acked
+        self.on_closed = on_closed  # every session's end, its last frame handled
         self.stats = ConnStats()
         self.subscribed = asyncio.Event()  # set when every arg was acknowledged
         self._stop = asyncio.Event()
@@ -258,6 +262,11 @@ class OkxConnection:
             finally:
                 self._ws = None
                 self.subscribed.clear()
+                if self.on_closed is not None:
+                    try:
+                        self.on_closed(self)
+                    except Exception as exc:  # a bug there must not end the connection
+                        self.on_error(self.name, exc, "on_closed")
             if self._stop.is_set():
                 break
             if self._budget_reconnect:  # our own close: reconnect now, not a failure
@@ -349,9 +358,11 @@ class OkxConnection:
                 return  # e.g. {"event":"subscribe","arg":"x"}: not an ack of ours
             self._acked.add((str(arg.get("channel", "")), str(arg.get("instId", ""))))
             self.stats.acks += 1
-            if len(self._acked) >= len(self.args):
+            if len(self._acked) >= len(self.args) and not self.subscribed.is_set():
                 self.subscribed.set()
                 self.backoff.reset()
+                if self.on_subscribed is not None:
+                    self.on_subscribed(self)
         elif event == "notice" and str(code) == "64008":
             self.stats.notices += 1
             log.warning(ERROR_HINTS["64008"], extra={"conn": self.name})

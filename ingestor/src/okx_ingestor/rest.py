@@ -50,6 +50,33 @@ def parse_books_response(body: bytes) -> BookData:
     return snap
 
 
+HISTORY_PAGE = 100  # /api/v5/market/history-trades: at most 100 trades per request
+
+
+def parse_trades_page(body: bytes) -> list[dict[str, object]]:
+    """`{"code":"0","data":[{"instId","tradeId","px","sz","side","ts"}, ...]}`, newest
+    first -> the data items (checked later, as any push, by the pipeline)."""
+    data = _data(body, "trade history")
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise RestError("trade history: data is not a list of trades")
+    return data
+
+
+def fetch_trades_page(
+    base_url: str, inst_id: str, after: str | None = None, timeout_s: float = 5.0
+) -> list[dict[str, object]]:
+    """One page of OKX's trade history (newest first), older than tradeId `after`."""
+    params = {"instId": inst_id, "type": "1", "limit": str(HISTORY_PAGE)}
+    if after is not None:
+        params["after"] = after
+    url = f"{base_url.rstrip('/')}/api/v5/market/history-trades?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return parse_trades_page(resp.read())
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise RestError(f"trade history for {inst_id} failed: {exc}") from None
+
+
 def fetch_books_snapshot(
     base_url: str, inst_id: str, depth: int = 400, timeout_s: float = 5.0
 ) -> BookData:

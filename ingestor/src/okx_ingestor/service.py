@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -26,10 +27,16 @@ from . import speedups, validate
 from .batcher import Batch, Batcher, split_unencodable
 from .books import BookState, SnapshotResult
 from .config import OVERFLOW_SPOOL, UNSPOOLED_SINKS, Config
-from .connections import ConnectionManager, RateLimiter
+from .connections import ConnectionManager, OkxConnection, RateLimiter
 from .pipeline import Pipeline
 from .quarantine import Quarantine
-from .rest import RestError, fetch_books_snapshot, fetch_instruments
+from .rest import (
+    HISTORY_PAGE,
+    RestError,
+    fetch_books_snapshot,
+    fetch_instruments,
+    fetch_trades_page,
+)
 from .sdnotify import sd_notify, watchdog_interval_s
 from .sinks import (
     LATEST_TABLES,
@@ -49,6 +56,9 @@ log = logging.getLogger("okx_ingestor.service")
 # How often the books' integrity pass runs (crossed/locked top, staleness): a corrupt
 # book is resynchronised within this; the pass costs ~1 µs per book.
 BOOK_CHECK_S = 1.0
+# Trade backfill after a reconnect: at most this many REST pages of 100 (OKX: 20 requests
+# per 2 s for history-trades), i.e. the last 1,000 trades of each instrument.
+BACKFILL_PAGES = 10
 
 
 def build_redis_writer(
@@ -378,6 +388,11 @@ class StatsCollector(Collector):
             budget.add_metric([conn.name], conn.ops.remaining())
         yield budget
         yield CounterMetricFamily(
+            "okx_trades_backfilled",
+            "Trades fetched from the REST history after a reconnect (the reconnect's hole)",
+            value=s.backfilled_trades,
+        )
+        yield CounterMetricFamily(
             "okx_resync_reconnects",
             "Resyncs done by reconnecting because the subscription budget was low",
             value=sum(c.budget_reconnects for c in conns),
@@ -560,6 +575,8 @@ class Service:
             backoff_cap_s=cfg.backoff_cap_s,
             on_error=self._frame_error,
             watch=self._watch_connection_task,
+            on_subscribed=self._on_subscribed,
+            on_closed=self._on_closed,
         )
         self.latest = build_redis_writer(cfg, self.supervisor)
         self.pipeline = Pipeline(
@@ -576,6 +593,9 @@ class Service:
         self.metrics_port: int | None = None
         self.rest_errors = 0
         self.symbol_rows = 0
+        self.backfilled_trades = 0  # trades fetched from REST after a reconnect (item 9)
+        # (channel, instId) -> newest tradeId when a connection carrying it closed
+        self._trade_marks: dict[tuple[str, str], int] = {}
         # (channel, instId) -> seconds since a live book's last push (check_books)
         self.book_ages: dict[tuple[str, str], float] = {}
 
@@ -612,6 +632,65 @@ class Service:
 
     def _watch_connection_task(self, task: asyncio.Task[None], stage: str, one_off: bool) -> None:
         self.supervisor.watch(task, stage, may_end=True, contain=one_off)
+
+    def _on_closed(self, conn: OkxConnection) -> None:
+        """A session ended: the newest tradeId of each of its trade streams marks where
+        the hole begins (its backfill after the reconnect starts there)."""
+        if self.supervisor.stopping:
+            return
+        for arg in conn.args:
+            key = (arg["channel"], arg["instId"])
+            seen = self.pipeline._recent_trades.get(key)
+            if key[0] in ("trades", "trades-all") and seen and seen[1]:
+                self._trade_marks[key] = max(int(t) for t in seen[1])
+
+    def _on_subscribed(self, conn: OkxConnection) -> None:
+        """A connection has every subscription again. After a reconnect (not its first
+        session: then nothing is known to be missing), the trades of the hole come from
+        OKX's REST trade history (`rest.backfill_trades`)."""
+        if not self.cfg.backfill_trades or conn.stats.connects < 2:
+            return
+        task = asyncio.get_running_loop().create_task(self._backfill_trades(conn))
+        self.supervisor.watch(task, f"backfill:{conn.name}", may_end=True, contain=True)
+
+    async def _backfill_trades(self, conn: OkxConnection) -> None:
+        for arg in conn.args:
+            if arg["channel"] in ("trades", "trades-all"):
+                await self._backfill_stream(arg["channel"], arg["instId"])
+
+    async def _backfill_stream(self, channel: str, inst_id: str) -> None:
+        """The trades newer than the newest one seen on (channel, instId), page by page
+        back from OKX's newest (by tradeId, at most BACKFILL_PAGES pages), fed oldest
+        first through the pipeline as trade pushes: same checks, and its tradeId dedup
+        drops those already stored. Individual trades (count 1), as trades-all sends."""
+        last = self._trade_marks.pop((channel, inst_id), None)
+        if last is None:
+            return
+        fresh: list[dict[str, object]] = []
+        after: str | None = None
+        for _ in range(BACKFILL_PAGES):
+            try:
+                page = await asyncio.to_thread(fetch_trades_page, self.cfg.rest_url, inst_id, after)
+            except RestError as exc:
+                self.rest_errors += 1
+                log.warning("trade backfill failed; the trades of the reconnect may be missing",
+                            extra={"inst_id": inst_id, "error": str(exc)})  # fmt: skip
+                break
+            ids = [str(d.get("tradeId", "")) for d in page]
+            newer = [d for d, i in zip(page, ids, strict=True) if i.isdigit() and int(i) > last]
+            fresh.extend(newer)
+            if len(page) < HISTORY_PAGE or len(newer) < len(page):
+                break
+            after = ids[-1]
+        fresh.sort(key=lambda d: int(str(d["tradeId"])))
+        for d in fresh:
+            self._on_frame(
+                orjson.dumps({"arg": {"channel": channel, "instId": inst_id}, "data": [d]})
+            )
+        self.backfilled_trades += len(fresh)
+        if fresh:
+            log.info("trades backfilled after a reconnect",
+                     extra={"inst_id": inst_id, "trades": len(fresh), "after": last})  # fmt: skip
 
     def start_metrics(self) -> None:
         if self.cfg.metrics_port == 0 and self.metrics_port is None:

@@ -99,7 +99,13 @@ class Simulator:
         depth: int = 50,
         ws_snapshots: bool = True,
         rest_port: int = 0,
+        trade_history: bool = False,
     ) -> None:
+        # trade_history: trades go on while nobody listens (as on OKX) and are served by
+        # GET /api/v5/market/history-trades; trades_made lists every one of them.
+        self.trade_history = trade_history
+        self.history: dict[str, list[dict[str, object]]] = {}
+        self.trades_made: list[tuple[str, str]] = []
         self.ws_snapshots = ws_snapshots  # False: like OKX after the snapshot removal
         self.rest_port = rest_port
         self.rest_requests = 0
@@ -178,7 +184,17 @@ class Simulator:
             return {"code": "0", "msg": "", "data": [self.gen.rest_book(inst)]}
         if path == "/api/v5/public/instruments":
             return self._instruments(params)
+        if path == "/api/v5/market/history-trades" and self.trade_history:
+            return self._history_trades(params)
         return {"code": "50030", "msg": f"No permission to use this API: {path}", "data": []}
+
+    def _history_trades(self, params: dict[str, str]) -> dict[str, object]:
+        """OKX's trade history: newest first, `after` = older than that tradeId."""
+        trades = self.history.get(params.get("instId", ""), [])
+        limit = min(int(params.get("limit", "100")), 100)
+        after = params.get("after")
+        older = [t for t in trades if after is None or int(str(t["tradeId"])) < int(after)]
+        return {"code": "0", "msg": "", "data": older[::-1][:limit]}
 
     def _instruments(self, params: dict[str, str]) -> dict[str, object]:
         """OKX's documented shape; OPTION needs instFamily (error 51000 like OKX)."""
@@ -349,6 +365,20 @@ class Simulator:
                 budget -= 1
                 await self._produce_one()
 
+    async def make_trades(self, n: int) -> None:
+        """`n` trades now (instruments in turn), sent to the clients subscribed, if any:
+        for tests of trades made while nobody listens (needs trade_history)."""
+        gen = self.gen
+        for i in range(n):
+            inst = gen.insts[i % len(gen.insts)]
+            text = gen.trade(inst)
+            self.history.setdefault(inst.inst_id, []).append(orjson.loads(text)["data"][0])
+            self.trades_made.append(gen.trades_sent[-1])
+            targets = [c for c in self.clients.values() if ("trades", inst.inst_id) in c.subs]
+            delivered = [await self._send_raw(c, text) for c in targets]
+            if any(delivered):
+                self.trades_sent.append(gen.trades_sent[-1])
+
     async def _produce_one(self) -> None:
         gen = self.gen
         inst = gen.rng.choice(gen.insts)
@@ -356,10 +386,13 @@ class Simulator:
         targets = [c for c in self.clients.values() if (kind, inst.inst_id) in c.subs]
         if kind == "books":
             text = gen.book_update(inst)  # the chain advances even with nobody listening
+        elif kind == "trades" and (targets or self.trade_history):
+            text = gen.trade(inst)
+            if self.trade_history:
+                self.history.setdefault(inst.inst_id, []).append(orjson.loads(text)["data"][0])
+                self.trades_made.append(gen.trades_sent[-1])
         elif not targets:
             return
-        elif kind == "trades":
-            text = gen.trade(inst)
         else:
             text = gen.ticker(inst)
         delivered = False
