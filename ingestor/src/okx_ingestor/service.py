@@ -28,6 +28,7 @@ from .batcher import Batch, Batcher, split_unencodable
 from .books import BookState, SnapshotResult
 from .config import OVERFLOW_SPOOL, UNSPOOLED_SINKS, Config
 from .connections import ConnectionManager, OkxConnection, RateLimiter
+from .marks import TradeMarks
 from .pipeline import Pipeline
 from .quarantine import Quarantine
 from .rest import (
@@ -150,8 +151,10 @@ class Writer(threading.Thread):
         overflow_max_bytes: int = 1 << 30,
         fsync: bool = True,
         supervisor: Supervisor | None = None,
+        marks: TradeMarks | None = None,
     ) -> None:
         super().__init__(name="okx-writer", daemon=True)
+        self.marks = marks  # raised after each raw_ticks batch is delivered or spooled
         # Errors on one batch are contained (its bad rows quarantined); an error that
         # escapes the loop fails the stage, and the service exits non-zero.
         self.supervisor = supervisor or Supervisor()
@@ -280,6 +283,8 @@ class Writer(threading.Thread):
                 what = f"{batch.table} batch of {len(batch.rows)} rows, token {batch.token}"
                 self.supervisor.contained("writer", exc, f"{d.sink.name}: {what}")
             self.insert_hist.labels(d.sink.name).observe(time.perf_counter() - t0)
+        if self.marks is not None and batch.table.endswith(".raw_ticks"):
+            self.marks.update(batch.rows)  # type: ignore[arg-type]
 
     def stop(self, timeout: float) -> bool:
         """Deliver what is queued in memory and end the thread; False if it did not end
@@ -555,6 +560,8 @@ class Service:
         validate.configure(cfg.ts_min_ms, int(cfg.ts_max_ahead_s * 1000))
         self.quarantine = Quarantine(cfg.quarantine_path(), max_bytes=cfg.quarantine_max_bytes)
         self.supervisor = Supervisor(self.quarantine, stall_s=cfg.stall_s)
+        # Where a restart's trade backfill begins (the restart half of issue 13 item 9).
+        self.marks = TradeMarks(cfg.spool_dir / "trade-marks.json") if cfg.backfill_trades else None
         self.writer = Writer(
             build_deliveries(cfg),
             cfg.queue_batches,
@@ -562,6 +569,7 @@ class Service:
             cfg.overflow_spool_path(),
             overflow_max_bytes=cfg.spool_max_bytes,
             supervisor=self.supervisor,
+            marks=self.marks,
         )
         self.batcher = Batcher(
             self._deliver, max_rows=cfg.batch_max_rows, max_interval_s=cfg.batch_max_interval_s
@@ -594,8 +602,13 @@ class Service:
         self.rest_errors = 0
         self.symbol_rows = 0
         self.backfilled_trades = 0  # trades fetched from REST after a reconnect (item 9)
-        # (channel, instId) -> newest tradeId when a connection carrying it closed
+        # (channel, instId) -> newest tradeId when a connection carrying it closed, or,
+        # at start, the newest one stored before (trade-marks.json)
         self._trade_marks: dict[tuple[str, str], int] = {}
+        for inst, mark in (self.marks.marks if self.marks is not None else {}).items():
+            for channel in ("trades", "trades-all"):
+                if channel in cfg.channels and inst in cfg.instruments:
+                    self._trade_marks[(channel, inst)] = mark
         # (channel, instId) -> seconds since a live book's last push (check_books)
         self.book_ages: dict[tuple[str, str], float] = {}
 
@@ -645,10 +658,10 @@ class Service:
                 self._trade_marks[key] = max(int(t) for t in seen[1])
 
     def _on_subscribed(self, conn: OkxConnection) -> None:
-        """A connection has every subscription again. After a reconnect (not its first
-        session: then nothing is known to be missing), the trades of the hole come from
+        """A connection has every subscription again. After a reconnect, or at the first
+        session after a restart (trade-marks.json), the trades of the hole come from
         OKX's REST trade history (`rest.backfill_trades`)."""
-        if not self.cfg.backfill_trades or conn.stats.connects < 2:
+        if not self.cfg.backfill_trades:
             return
         task = asyncio.get_running_loop().create_task(self._backfill_trades(conn))
         self.supervisor.watch(task, f"backfill:{conn.name}", may_end=True, contain=True)
@@ -682,6 +695,10 @@ class Service:
             if len(page) < HISTORY_PAGE or len(newer) < len(page):
                 break
             after = ids[-1]
+        else:
+            log.warning("trade backfill reached its page limit; older trades of the hole "
+                        "are missing", extra={"inst_id": inst_id, "pages": BACKFILL_PAGES,
+                                              "after": last})  # fmt: skip
         fresh.sort(key=lambda d: int(str(d["tradeId"])))
         for d in fresh:
             self._on_frame(
