@@ -101,7 +101,13 @@ def _simulate(args: argparse.Namespace) -> int:
     instruments = args.instruments.split(",")
     asyncio.run(
         run_simulator(
-            instruments, args.rate, args.port, faults, not args.no_ws_snapshots, args.rest_port
+            instruments,
+            args.rate,
+            args.port,
+            faults,
+            not args.no_ws_snapshots,
+            args.rest_port,
+            not args.no_trade_history,
         )
     )
     return 0
@@ -187,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--rate", type=float, default=1000.0, help="messages per second")
     p.add_argument("--instruments", default="BTC-USDT,ETH-USDT,BTC-USDT-SWAP")
+    p.add_argument(
+        "--no-trade-history",
+        action="store_true",
+        help="trade only while a client listens and serve no /api/v5/market/history-trades "
+        "(default: trades go on, the last 5000 per instrument are served, for the backfill)",
+    )
     p.add_argument(
         "--fault",
         action="append",

@@ -30,6 +30,7 @@ from .synth import MarketGenerator
 
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
+HISTORY_KEEP = 5000  # trades per instrument served by /api/v5/market/history-trades
 FAULTS = ("disconnect", "gap", "reset", "cross", "malformed", "no_pong", "notice")
 
 
@@ -365,6 +366,14 @@ class Simulator:
                 budget -= 1
                 await self._produce_one()
 
+    def _remember(self, inst_id: str, text: str) -> None:
+        """A trade made, for the REST history (the last HISTORY_KEEP per instrument)."""
+        history = self.history.setdefault(inst_id, [])
+        history.append(orjson.loads(text)["data"][0])
+        if len(history) > 2 * HISTORY_KEEP:
+            del history[:-HISTORY_KEEP]
+        self.trades_made.append(self.gen.trades_sent[-1])
+
     async def make_trades(self, n: int) -> None:
         """`n` trades now (instruments in turn), sent to the clients subscribed, if any:
         for tests of trades made while nobody listens (needs trade_history)."""
@@ -372,8 +381,7 @@ class Simulator:
         for i in range(n):
             inst = gen.insts[i % len(gen.insts)]
             text = gen.trade(inst)
-            self.history.setdefault(inst.inst_id, []).append(orjson.loads(text)["data"][0])
-            self.trades_made.append(gen.trades_sent[-1])
+            self._remember(inst.inst_id, text)
             targets = [c for c in self.clients.values() if ("trades", inst.inst_id) in c.subs]
             delivered = [await self._send_raw(c, text) for c in targets]
             if any(delivered):
@@ -389,8 +397,7 @@ class Simulator:
         elif kind == "trades" and (targets or self.trade_history):
             text = gen.trade(inst)
             if self.trade_history:
-                self.history.setdefault(inst.inst_id, []).append(orjson.loads(text)["data"][0])
-                self.trades_made.append(gen.trades_sent[-1])
+                self._remember(inst.inst_id, text)
         elif not targets:
             return
         else:
@@ -414,9 +421,11 @@ async def run_simulator(
     faults: list[tuple[str, float]],
     ws_snapshots: bool = True,
     rest_port: int = 0,
+    trade_history: bool = True,
 ) -> None:
     """Serve until cancelled; apply each (fault, period_s) every period."""
-    sim = Simulator(inst_ids, rate=rate, port=port, ws_snapshots=ws_snapshots, rest_port=rest_port)
+    sim = Simulator(inst_ids, rate=rate, port=port, ws_snapshots=ws_snapshots,
+                    rest_port=rest_port, trade_history=trade_history)  # fmt: skip
     await sim.start()
     log.info("simulator listening", extra={"url": sim.url})
     print(
