@@ -147,6 +147,13 @@ def make_sink(broker: KafkaBroker, prefix: str, user: str = "ingest", **kw: obje
     return KafkaSink(parse_config(config(settings)).sinks["kafka"])
 
 
+def connect(sink: KafkaSink) -> None:
+    """A first batch, with time for SASL and the producer id on a loaded machine."""
+    short, sink.flush_timeout_s = sink.flush_timeout_s, 30
+    sink.write(batch("hft_data.raw_ticks", trades(6)))
+    sink.flush_timeout_s = short
+
+
 @pytest.fixture
 def sink(kafka_broker: KafkaBroker, prefix: str) -> Iterator[KafkaSink]:  # noqa: F811
     s = make_sink(kafka_broker, prefix, flush_timeout_s=20)
@@ -245,7 +252,7 @@ def test_a_wrong_password_says_so_and_the_batch_is_spooled(
     kafka_broker: KafkaBroker,  # noqa: F811
     prefix: str,
 ) -> None:
-    sink = make_sink(kafka_broker, prefix, password="not-the-password", flush_timeout_s=3)
+    sink = make_sink(kafka_broker, prefix, password="not-the-password", flush_timeout_s=5)
     with pytest.raises(SinkUnavailable, match=r"(?i)authentication failed"):
         sink.write(batch("hft_data.raw_ticks", trades(10)))
     assert read_topic(kafka_broker, f"{prefix}trades") == []
@@ -287,7 +294,7 @@ def test_a_frozen_broker_times_out_and_the_retry_delivers(
     prefix: str,
 ) -> None:
     sink = make_sink(kafka_broker, prefix, flush_timeout_s=2)
-    sink.write(batch("hft_data.raw_ticks", trades(6)))  # connected, producer id assigned
+    connect(sink)
     rows = trades(300, first_id=1000)
     with kafka_broker.paused():
         t0 = time.monotonic()
@@ -308,7 +315,7 @@ def test_a_full_local_queue_is_transient_not_a_crash(
 ) -> None:
     sink = make_sink(kafka_broker, prefix, flush_timeout_s=1,
                      config={"queue.buffering.max.messages": 50})  # fmt: skip
-    sink.write(batch("hft_data.raw_ticks", trades(6)))
+    connect(sink)
     with kafka_broker.paused(), pytest.raises(SinkUnavailable, match="local queue"):
         sink.write(batch("hft_data.raw_ticks", trades(200)))
     sink.close()
@@ -320,7 +327,7 @@ def test_a_stopped_broker_spools_and_the_batch_is_delivered_once_back(
     prefix: str,
 ) -> None:
     sink = make_sink(kafka_broker, prefix, flush_timeout_s=2)
-    sink.write(batch("hft_data.raw_ticks", trades(6)))
+    connect(sink)
     rows = trades(300, first_id=1000)
     kafka_broker.stop()
     try:
@@ -331,6 +338,7 @@ def test_a_stopped_broker_spools_and_the_batch_is_delivered_once_back(
             assert time.monotonic() - t0 < 2 + 1
     finally:
         kafka_broker.start()
+    sink.flush_timeout_s = 30  # room for the client's reconnect backoff
     sink.write(batch("hft_data.raw_ticks", rows))
     stored = read_topic(kafka_broker, f"{prefix}trades")
     assert len(stored) == 6 + 300, "a failed attempt's queued copies were delivered too"
