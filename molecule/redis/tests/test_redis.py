@@ -146,3 +146,49 @@ def test_missing_password_fails_before_any_change(host, converge_again):
     assert "set vault_redis_ingest_password" in run.stdout + run.stderr
     assert "changed=0" in run.stdout
     assert password("ingest") not in run.stdout + run.stderr
+
+
+def server_info(host):
+    lines = cli(host, "ops", "INFO", "server").stdout.splitlines()
+    return dict(line.strip().split(":", 1) for line in lines if ":" in line)
+
+
+def test_acl_change_is_loaded_without_a_restart(host, converge_again):
+    """A rotated ACL password reaches the running server with ACL LOAD: the new one
+    works, the old one is refused, the keys are still there and the server did not
+    restart (same run_id; a restart would empty a cache-mode Redis) (issue 14, item 9)."""
+    old = password("ingest")
+    rotated = "rotated-Ingest-Secret-42"
+    assert cli(host, "ingest", "SET", "molecule:survives", "yes").stdout.strip() == "OK"
+    before = server_info(host)
+    try:
+        run = converge_again("-e", f"vault_redis_ingest_password={rotated}")
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "Restart redis-server on" not in run.stdout
+        assert cli(host, "ingest", "PING", pw=rotated).stdout.strip() == "PONG"
+        refused = cli(host, "ingest", "PING", pw=old)
+        assert "WRONGPASS" in refused.stdout + refused.stderr
+        after = server_info(host)
+        assert after["run_id"] == before["run_id"]
+        assert int(after["uptime_in_seconds"]) >= int(before["uptime_in_seconds"])
+        assert cli(host, "ingest", "GET", "molecule:survives", pw=rotated).stdout.strip() == "yes"
+    finally:
+        run = converge_again()
+        assert run.returncode == 0, run.stdout[-3000:]
+    assert cli(host, "ingest", "PING").stdout.strip() == "PONG"
+    assert server_info(host)["run_id"] == before["run_id"]
+
+
+def test_a_changed_redis_conf_restarts_with_a_health_wait(host, converge_again):
+    """A changed redis.conf restarts the server through the rolling restart: restarted,
+    answering PING before the play goes on (issue 14, item 9)."""
+    before = server_info(host)["run_id"]
+    try:
+        run = converge_again("-e", '{"redis_slowlog_max_len": 300}')
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "Restart redis-server on" in run.stdout
+        assert "Wait until it answers PING, redis-server on" in run.stdout
+        assert server_info(host)["run_id"] != before
+        assert config_get(host, "slowlog-max-len") == "300"
+    finally:
+        assert converge_again().returncode == 0
