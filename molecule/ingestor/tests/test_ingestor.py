@@ -230,6 +230,16 @@ def test_security_exposure_is_low(host):
     assert exposure <= 2.5
 
 
+def test_simulator_security_exposure_is_at_most_3(host):
+    """The simulator runs under the ingestor's sandbox (it answers the instances above);
+    the same ceiling as tests/unit/test_systemd_exposure.py."""
+    out = host.run("systemd-analyze security --no-pager okx-simulator.service").stdout
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert match, out[-500:]
+    print(f"systemd-analyze security okx-simulator.service: {match.group(1)}")
+    assert float(match.group(1)) <= 3.0
+
+
 def test_restarts_after_kill(host):
     name = "a"
     old = show(host, name, "MainPID")
