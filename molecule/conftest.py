@@ -23,7 +23,8 @@ def _converge(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture
+# Session scope: a module's fixture may converge again (it only hands out the function).
+@pytest.fixture(scope="session")
 def converge_again():
     """Run the scenario's converge.yml again, with extra ansible-playbook arguments
     (e.g. "-e", '{"var": value}'); returns the finished process, whatever its exit."""
