@@ -316,7 +316,9 @@ def test_a_full_local_queue_is_transient_not_a_crash(
     sink = make_sink(kafka_broker, prefix, flush_timeout_s=1,
                      config={"queue.buffering.max.messages": 50})  # fmt: skip
     connect(sink)
-    with kafka_broker.paused(), pytest.raises(SinkUnavailable, match="local queue"):
+    # SinkUnavailable, never a bare BufferError; whether the queue is still full after
+    # the wait or the batch times out depends on the machine's load.
+    with kafka_broker.paused(), pytest.raises(SinkUnavailable):
         sink.write(batch("hft_data.raw_ticks", trades(200)))
     sink.close()
 
