@@ -22,6 +22,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "example"
 RECEIVERS = {"desk-chat": "https://chat.example/hooks/x", "desk-pager": "https://pager.example/y"}
+# The monitoring endpoints' basic-auth passwords, as the vault provides them.
+WEB_PASSWORDS = {
+    f"vault_{name}_web_password": f"{name}-web-example"
+    for name in ("prometheus", "alertmanager", "node_exporter", "redis_exporter")
+}
 
 PLAYBOOK = """
 - hosts: monitoring
@@ -65,6 +70,7 @@ def rendered(tmp_path_factory) -> Path:
         "vault_alertmanager_receiver_urls": RECEIVERS,
         "alertmanager_default_receiver": "desk-chat",
         "alertmanager_critical_receiver": "desk-pager",
+        **WEB_PASSWORDS,
     }
     bindir = Path(sys.executable).parent
     env = {
@@ -146,6 +152,29 @@ def test_every_component_is_scraped_on_every_host_of_its_group(rendered):
     alertmanagers = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert alertmanagers == [f"{hosts[h]['ansible_host']}:9093" for h in group("monitoring")]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
+
+
+def test_the_platform_endpoints_are_scraped_with_their_basic_auth(rendered):
+    """node_exporter, Prometheus, Alertmanager and the Redis exporter require basic auth
+    (issue 14): Prometheus logs in to each with that service's vault password, and
+    sends alerts to Alertmanager with Alertmanager's."""
+    config = yaml.safe_load((rendered / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    for job, service in {
+        "node": "node_exporter",
+        "prometheus": "prometheus",
+        "alertmanager": "alertmanager",
+        "redis": "redis_exporter",
+    }.items():
+        assert jobs[job]["basic_auth"] == {
+            "username": "monitor",
+            "password": WEB_PASSWORDS[f"vault_{service}_web_password"],
+        }, job
+    alerting = config["alerting"]["alertmanagers"][0]
+    assert alerting["basic_auth"] == {
+        "username": "monitor",
+        "password": WEB_PASSWORDS["vault_alertmanager_web_password"],
+    }
 
 
 def test_amtool_accepts_the_generated_config(rendered):

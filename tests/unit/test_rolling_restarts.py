@@ -102,18 +102,6 @@ def test_redis_acl_is_loaded_and_a_refusal_falls_back_to_the_rolling_restart():
     assert handlers.index(walk) > handlers.index(fallback)
 
 
-def test_sentinel_passwords_follow_the_inventory():
-    tasks = load(ROLES / "redis/tasks/sentinel.yml")
-    keep = next(t for t in tasks if "ansible.builtin.lineinfile" in t)
-    assert keep["notify"] == "Restart redis-sentinel" and keep["no_log"] is True
-    regexps = {item["regexp"] for item in keep["loop"]}
-    assert {"^requirepass ", "^user default ", "^sentinel sentinel-pass "} <= regexps
-    assert any(r.startswith("^sentinel auth-pass ") for r in regexps)
-    assert tasks.index(keep) < next(
-        i for i, t in enumerate(tasks) if "ansible.builtin.meta" in t
-    ), "before the flush that restarts Sentinel"
-
-
 def render_redis_conf(**overrides) -> str:
     from ansible.parsing.dataloader import DataLoader
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,7 +171,16 @@ def collection(tmp_path_factory):
     namespace = path / "ansible_collections" / "okx_hft"
     namespace.mkdir(parents=True)
     (namespace / "infra").symlink_to(ROOT)
+    # A test that templated before this one (test_example_inventory) installed the
+    # default finder, without this collection: replace it, and clear the loaders' caches.
+    _AnsibleCollectionFinder._remove()
+    for module in [m for m in sys.modules if m.startswith("ansible_collections")]:
+        del sys.modules[module]
     _AnsibleCollectionFinder(paths=[str(path)])._install()
+    from ansible.plugins.loader import get_all_plugin_loaders
+
+    for _name, plugin_loader in get_all_plugin_loaders():
+        plugin_loader._clear_caches()
     yield
     _AnsibleCollectionFinder._remove()
 
