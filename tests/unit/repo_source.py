@@ -19,3 +19,17 @@ def load_source(name: str, relative_path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def trust(value):
+    """value with every string marked as a template Ansible may render (ansible-core
+    2.19 renders only trusted strings), through lists and dicts."""
+    from ansible.template import trust_as_template
+
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [trust(item) for item in value]
+    if isinstance(value, dict):
+        return {key: trust(item) for key, item in value.items()}
+    return value

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_source import trust
 
 chdb = pytest.importorskip("chdb", reason="pip install chdb-core")
 templating = pytest.importorskip("ansible.template", reason="pip install ansible-core")
@@ -57,16 +58,6 @@ SERVER_SECTIONS = {
     "tcp_port_secure",
     "openSSL",
 }
-
-
-def trust(value):
-    if isinstance(value, str):
-        return templating.trust_as_template(value)
-    if isinstance(value, list):
-        return [trust(item) for item in value]
-    if isinstance(value, dict):
-        return {key: trust(item) for key, item in value.items()}
-    return value
 
 
 def role_vars(modern: bool, **overrides) -> dict:

@@ -20,23 +20,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from repo_source import load_source
+from repo_source import load_source, trust
 
 templating = pytest.importorskip("ansible.template", reason="pip install ansible-core")
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "example"
 platform = load_source("platform_filters_example", "plugins/filter/platform.py")
-
-
-def trust(value):
-    if isinstance(value, str):
-        return templating.trust_as_template(value)
-    if isinstance(value, list):
-        return [trust(item) for item in value]
-    if isinstance(value, dict):
-        return {key: trust(item) for key, item in value.items()}
-    return value
 
 
 def role_vars(role: str) -> dict:

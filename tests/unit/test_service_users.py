@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_source import trust
 
 templating = pytest.importorskip("ansible.template", reason="pip install ansible-core")
 
@@ -28,16 +29,6 @@ ROLES = {
 
 def load(role: str, name: str) -> dict:
     return yaml.safe_load((ROOT / "roles" / role / name).read_text()) or {}
-
-
-def trust(value):
-    if isinstance(value, str):
-        return templating.trust_as_template(value)
-    if isinstance(value, list):
-        return [trust(item) for item in value]
-    if isinstance(value, dict):
-        return {key: trust(item) for key, item in value.items()}
-    return value
 
 
 def templar(role: str, check_mode: bool = False, **overrides):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_source import trust
 
 templating = pytest.importorskip("ansible.template", reason="pip install ansible-core")
 
@@ -117,16 +118,6 @@ CEILINGS: dict[str, tuple[float, str]] = {
     "redis-server.service": (DEFAULT_CEILING, "Debian's sandbox, kept by roles/redis"),
     "redis-sentinel.service": (DEFAULT_CEILING, "Debian's sandbox, kept by roles/redis"),
 }
-
-
-def trust(value):
-    if isinstance(value, str):
-        return templating.trust_as_template(value)
-    if isinstance(value, list):
-        return [trust(item) for item in value]
-    if isinstance(value, dict):
-        return {key: trust(item) for key, item in value.items()}
-    return value
 
 
 def role_file(role: str, name: str) -> dict:
