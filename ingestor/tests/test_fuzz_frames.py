@@ -230,7 +230,18 @@ def test_fuzz_live_websocket_to_chdb_redis_jsonl(
         item = orjson.loads(line)
         item["row"].pop("received_at", None)
         jsonl.setdefault(item["table"], []).append(item["row"])
-    assert jsonl == json.loads(orjson.dumps(ref_rows))
+    want_jsonl = json.loads(orjson.dumps(ref_rows))
+    for table, want in want_jsonl.items():  # a readable failure: the first row that differs
+        have = jsonl.get(table, [])
+        diff = next((i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b), None)
+        assert diff is None and len(have) == len(want), (
+            table,
+            len(have),
+            len(want),
+            diff,
+            diff is not None and (have[diff], want[diff]),
+        )
+    assert jsonl == want_jsonl
     # chdb (files/sql): every table's count, and the trades exactly.
     from okx_ingestor.sinks import ChdbSink
 
