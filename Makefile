@@ -27,7 +27,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-.PHONY: help venv host images lab lab-destroy lint unit schema-dev molecule test build clean
+.PHONY: help venv host images lab lab-destroy lint unit schema-dev quality molecule test build clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,13 @@ unit: venv ## pytest unit and integration tests
 schema-dev: venv ## apply files/sql to an embedded ClickHouse (chdb) at DB=PATH
 	@test -n "$(DB)" || { echo 'usage: make schema-dev DB=PATH' >&2; exit 2; }
 	python scripts/schema-dev.py --db "$(DB)"
+
+# The data-quality checks (files/sql/checks): on a chdb directory with DB=PATH, else on
+# the ClickHouse of INVENTORY (playbooks/quality.yml). ARGS are passed on.
+INVENTORY ?= inventories/lab
+quality: venv ## data-quality checks: DB=PATH (chdb) or the ClickHouse of INVENTORY
+	@if [ -n "$(DB)" ]; then python scripts/quality-check.py --db "$(DB)" $(ARGS); \
+	else ansible-playbook -i "$(INVENTORY)" playbooks/quality.yml $(ARGS); fi
 
 molecule: venv images ## every molecule scenario, on Debian $(DISTROS) (+ SCENARIOS_D13 on 13)
 	bash scripts/molecule-all.sh "$(strip $(foreach d,$(DISTROS),$(foreach s,$(SCENARIOS),$(d):$(s))) \

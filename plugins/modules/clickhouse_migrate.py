@@ -33,11 +33,12 @@ description:
     placeholder fails before anything runs."
   - The same engine applies the files to an embedded chdb database with
     C(make schema-dev DB=PATH).
+  - O(login_user) needs CREATE, INSERT and SELECT on the databases used.
 version_added: 0.1.0
 author:
   - okx_hft.infra contributors (@okx-hft)
-requirements:
-  - clickhouse-driver (Python package) on the host that runs the module
+extends_documentation_fragment:
+  - okx_hft.infra.clickhouse
 attributes:
   check_mode:
     description: Lists the pending files and their statements; executes nothing and
@@ -108,50 +109,11 @@ options:
         it, so it must exceed the slowest single statement.
     type: int
     default: 600
-  login_host:
-    description: Host of the ClickHouse server.
-    type: str
-    default: localhost
-  login_port:
-    description: Native protocol port (9000 upstream, 9440 for TLS; the lab uses 9003).
-    type: int
-    default: 9000
-  login_user:
-    description: ClickHouse user; needs CREATE, INSERT and SELECT on the databases used.
-    type: str
-    default: default
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ""
-  secure:
-    description: Use TLS.
-    type: bool
-    default: false
-  verify:
-    description: Verify the server certificate when O(secure=true).
-    type: bool
-    default: true
-  ca_certs:
-    description: CA bundle to verify the server certificate with.
-    type: path
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: float
-    default: 10
-  send_receive_timeout:
-    description: Seconds to wait for a statement's data; raise it for slow DDL.
-    type: float
-    default: 300
 notes:
   - The checksum is the sha256 of the file as stored, before rendering; changing a
     variable does not re-apply applied files.
   - Supports ClickHouse 18.16 and later for its own bookkeeping; the SQL files decide
     which server version they need (files/sql of this collection needs a current one).
-seealso:
-  - name: clickhouse-driver
-    description: The Python client the module uses.
-    link: https://clickhouse-driver.readthedocs.io/
 """
 
 EXAMPLES = r"""

@@ -322,8 +322,11 @@ def test_stale_lock_of_a_dead_run_expires(executor, tmp_path, names):
 # ------------------------------------------------------------------ the Ansible module
 
 
-def run_playbook(tmp_path: Path, server, task_args: dict, *flags: str) -> dict:
-    """Run okx_hft.infra.clickhouse_migrate through ansible-playbook on localhost."""
+def run_playbook(
+    tmp_path: Path, server, task_args: dict, *flags: str,
+    module: str = "okx_hft.infra.clickhouse_migrate",
+) -> dict:  # fmt: skip
+    """Run one of the collection's ClickHouse modules through ansible-playbook on localhost."""
     collections = tmp_path / "collections" / "ansible_collections" / "okx_hft"
     collections.mkdir(parents=True, exist_ok=True)
     link = collections / "infra"
@@ -334,7 +337,7 @@ def run_playbook(tmp_path: Path, server, task_args: dict, *flags: str) -> dict:
         {
             "hosts": "localhost",
             "gather_facts": False,
-            "tasks": [{"okx_hft.infra.clickhouse_migrate": args, "register": "out"}],
+            "tasks": [{module: args, "register": "out"}],
         }
     ]
     playbook = tmp_path / "play.json"
@@ -471,3 +474,19 @@ def test_module_refuses_a_ttl_beyond_datetime_before_connecting(server, tmp_path
     out = run_playbook(tmp_path, server, {**args, "login_port": 1})  # nothing listens there
     assert out["failed"] is True
     assert out["msg"].startswith("ttl_raw_days = 29000 is out of range: use 1-28999 days")
+
+
+def test_data_quality_module_refuses_a_server_without_window_functions(server, tmp_path):
+    """The module end to end (driver, login, no_log) on the only server here: 18.16 is
+    named and refused; the checks themselves run on 26.x (test_quality_checks.py)."""
+    args = {
+        "path": str(ROOT / "files/sql/checks"),
+        "login_user": "migrator",
+        "login_password": "s3cret",
+    }
+    for flags in ((), ("--check",)):
+        out = run_playbook(tmp_path, server, args, *flags,
+                           module="okx_hft.infra.clickhouse_data_quality")  # fmt: skip
+        assert out["failed"] is True
+        assert "ClickHouse 18.16" in out["msg"] and "cannot run the data-quality" in out["msg"]
+        assert "s3cret" not in json.dumps(out)
