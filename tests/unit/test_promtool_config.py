@@ -25,7 +25,13 @@ RECEIVERS = {"desk-chat": "https://chat.example/hooks/x", "desk-pager": "https:/
 # The monitoring endpoints' basic-auth passwords, as the vault provides them.
 WEB_PASSWORDS = {
     f"vault_{name}_web_password": f"{name}-web-example"
-    for name in ("prometheus", "alertmanager", "node_exporter", "redis_exporter")
+    for name in (
+        "prometheus",
+        "alertmanager",
+        "node_exporter",
+        "redis_exporter",
+        "kafka_jmx_exporter",
+    )
 }
 
 PLAYBOOK = """
@@ -63,7 +69,10 @@ def tool(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("monitoring-config")
+    return render(tmp_path_factory.mktemp("monitoring-config"))
+
+
+def render(out: Path, **overrides) -> Path:
     playbook = out / "render.yml"
     playbook.write_text(PLAYBOOK)
     extra = {
@@ -71,6 +80,7 @@ def rendered(tmp_path_factory) -> Path:
         "alertmanager_default_receiver": "desk-chat",
         "alertmanager_critical_receiver": "desk-pager",
         **WEB_PASSWORDS,
+        **overrides,
     }
     bindir = Path(sys.executable).parent
     env = {
@@ -140,7 +150,7 @@ def test_every_component_is_scraped_on_every_host_of_its_group(rendered):
         "alertmanager": (group("monitoring"), 9093),
         "clickhouse": (group("clickhouse"), 9363),
         "redis": (group("redis"), 9121),
-        "kafka": (group("kafka"), 9308),
+        "kafka": (group("kafka"), 7071),
         "ingestor": (group("ingest"), 9108),
     }
     assert set(jobs) == set(expected)
@@ -165,6 +175,7 @@ def test_the_platform_endpoints_are_scraped_with_their_basic_auth(rendered):
         "prometheus": "prometheus",
         "alertmanager": "alertmanager",
         "redis": "redis_exporter",
+        "kafka": "kafka_jmx_exporter",
     }.items():
         assert jobs[job]["basic_auth"] == {
             "username": "monitor",
@@ -202,3 +213,11 @@ def test_routing_receivers_and_inhibition(rendered):
         r for r in config["inhibit_rules"] if r["source_matchers"] == ['alertname = "HostDown"']
     ]
     assert host_down and host_down[0]["equal"] == ["host"]
+
+
+def test_no_kafka_target_where_the_exporter_does_not_run(tmp_path):
+    """Hosts of the kafka group whose kafka_jmx_exporter_enabled is false are not
+    scraped: prometheus.yml names no target where nothing listens."""
+    out = render(tmp_path, kafka_jmx_exporter_enabled=False)
+    config = yaml.safe_load((out / "prometheus.yml").read_text())
+    assert "kafka" not in {j["job_name"] for j in config["scrape_configs"]}

@@ -2,20 +2,30 @@
 users reach, the declared topics and ACLs, and an idempotent producer's messages read
 back in order. Real clients (confluent-kafka) from the controller, over the network."""
 
+import base64
 import json
 import os
+import re
 import stat
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 PORT = 9092
+METRICS_PORT = 7071
 SECRETS = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / ".secrets" / "kafka"
+MONITORING_SECRETS = SECRETS.parent / "monitoring"
 TOPIC = "okx.trades"
+RULES = Path(__file__).resolve().parents[3] / "roles/prometheus/files/rules/kafka.rules.yml"
+# Measurements for the report, when the caller names a file (not part of the assertions).
+REPORT = os.environ.get("KAFKA_TEST_REPORT", "")
 
 
 def password(user):
@@ -151,3 +161,105 @@ def test_fewer_partitions_are_refused_with_the_reason(converge_again):
     run = converge_again("-e", json.dumps({"kafka_topics": topics}))
     assert run.returncode != 0
     assert "cannot remove partitions" in " ".join((run.stdout + run.stderr).split())
+
+
+def scrape(address, user=None, secret=None):
+    """GET /metrics of the JMX exporter; returns (status, body, seconds)."""
+    request = urllib.request.Request(f"http://{address}:{METRICS_PORT}/metrics")
+    if user is not None:
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode(), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, "", time.monotonic() - started
+
+
+def report(line):
+    if REPORT:
+        with open(REPORT, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def series(body):
+    """{name: [(labels, value)]} of a Prometheus text exposition."""
+    found = {}
+    for line in body.splitlines():
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if match:
+            found.setdefault(match[1], []).append((match[2] or "", float(match[3])))
+    return found
+
+
+@pytest.fixture(scope="module")
+def address(host):
+    return host.interface("eth0").addresses[0]
+
+
+@pytest.fixture(scope="module")
+def metrics(address):
+    secret = (MONITORING_SECRETS / "kafka_jmx_exporter_web").read_text().split()[0]
+    status = scrape(address, "monitor", secret)[0]
+    assert status == 200
+    durations = [scrape(address, "monitor", secret)[2] for _ in range(5)]
+    _, last, _ = scrape(address, "monitor", secret)
+    found = series(last)
+    report(f"scrape wall seconds (5 scrapes): {', '.join(f'{d:.3f}' for d in durations)}")
+    report(f"jmx_scrape_duration_seconds: {found['jmx_scrape_duration_seconds'][0][1]:.3f}")
+    report(f"series lines: {sum(len(v) for v in found.values())}")
+    return found
+
+
+def test_the_exporter_refuses_a_scrape_without_or_with_wrong_credentials(address):
+    assert scrape(address)[0] == 401
+    assert scrape(address, "monitor", "not-the-password-at-all")[0] == 401
+
+
+def test_the_exporter_listens_on_the_platform_address_only(host, address):
+    listening = host.run("ss -Hltn").stdout
+    assert f"{address}:{METRICS_PORT} " in listening
+    assert f"0.0.0.0:{METRICS_PORT} " not in listening and f"*:{METRICS_PORT} " not in listening
+
+
+def test_the_exporter_serves_every_series_the_kafka_alerts_use(metrics):
+    rules = yaml.safe_load(RULES.read_text())
+    used = set()
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            used |= set(re.findall(r"\bkafka_\w+", rule["expr"]))
+    assert used, "the Kafka alert rules use no kafka_* series"
+    missing = sorted(used - set(metrics))
+    assert not missing, f"the alert rules use series the exporter does not emit: {missing}"
+
+
+def test_a_healthy_node_reads_as_healthy(metrics):
+    def value(name):
+        return sum(v for _labels, v in metrics[name])
+
+    assert value("kafka_controller_kafkacontroller_activecontrollercount") == 1
+    assert value("kafka_controller_kafkacontroller_offlinepartitionscount") == 0
+    assert value("kafka_server_replicamanager_underreplicatedpartitions") == 0
+    assert value("kafka_server_replicamanager_partitioncount") >= 3
+    assert ('{state="leader"}', 1.0) in metrics["kafka_server_raft_metrics_current_state"]
+    assert value("kafka_server_raft_metrics_number_of_voters") == 1
+    assert "kafka_network_requestmetrics_requests_total" in metrics
+    assert "kafka_network_requestmetrics_totaltimems" in metrics
+    assert "kafka_server_replicamanager_isrshrinks_total" in metrics
+    assert "jvm_memory_used_bytes" in metrics
+
+
+def test_broker_start_time(host):
+    """Not an assertion on speed: records how long the last start took, from systemd
+    starting the JVM to Kafka's 'Kafka Server started' line."""
+    show = "systemctl show -p ExecMainStartTimestampMonotonic --value kafka"
+    start_us = int(host.run(show).stdout)
+    log = host.run("journalctl -u kafka -o short-monotonic --no-pager").stdout
+    started = [
+        float(m[1]) for m in re.finditer(r"^\[\s*([0-9.]+)\].*Kafka Server started", log, re.M)
+    ]
+    after = [t for t in started if t * 1e6 >= start_us]
+    assert after, "Kafka never logged 'Kafka Server started' since its last start"
+    seconds = after[0] - start_us / 1e6
+    report(f"broker start seconds (JVM start -> Kafka Server started): {seconds:.1f}")
