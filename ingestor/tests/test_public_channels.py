@@ -294,3 +294,66 @@ def test_redis_latest_keys_for_open_interest_and_price_limits() -> None:
     assert key == "okx:price-limit:LTC-USD-190628"
     assert (mapping["buy_lmt"], mapping["sell_lmt"], mapping["enabled"]) == ("200", "300", "1")
     sink.close()
+
+
+def test_simulator_to_service_to_chdb(tmp_path: Path) -> None:
+    """The live path: the simulator acknowledges each issue 13 subscription the config
+    derives and pushes the documented shape; the service stores every one in chdb."""
+    import asyncio
+
+    pytest.importorskip("chdb")
+    from okx_ingestor.service import Service
+    from okx_ingestor.simulator import Simulator
+
+    insts = ["BTC-USDT", "BTC-USDT-SWAP", "BTC-USD-241013-70000-P"]
+    channels = ["open-interest", "price-limit", "estimated-price", "liquidation-orders",
+                "opt-summary", "instruments", "status"]  # fmt: skip
+
+    async def scenario() -> list[dict[str, object]]:
+        sim = Simulator(insts, rate=0)
+        await sim.start()
+        cfg = parse_config({
+            "endpoints": {"public": sim.url, "business": sim.url},
+            "instruments": insts, "channels": channels,
+            "batch": {"max_rows": 200, "max_interval_s": 0.1},
+            "spool": {"dir": str(tmp_path / "spool")}, "metrics": {"port": 0},
+            "rest": {"symbols": False, "backfill_trades": False},
+            "sinks": {"chdb": {"path": str(tmp_path / "chdb"), "sql_dir": str(SQL),
+                               "engine_dir": str(ENGINE),
+                               "variables": {"ttl_raw_days": 10000}}},
+        })  # fmt: skip
+        want = len(next(iter(cfg.subscriptions().values())))
+        svc = Service(cfg)
+        task = asyncio.create_task(svc.run())
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(sim.documented_sent) < want and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        svc.stopping.set()
+        assert await task == 0
+        await sim.stop()
+        return list(sim.documented_sent)
+
+    sent = asyncio.run(scenario())
+    from okx_ingestor.sinks import ChdbSink
+
+    reader = ChdbSink(tmp_path / "chdb")
+    try:
+        counts = {}
+        for table in ("open_interest", "price_limits", "estimated_prices", "liquidations",
+                      "option_summaries", "symbols", "system_status"):  # fmt: skip
+            counts[table] = int(reader.query(f"SELECT count() FROM hft_data.{table} FINAL"))
+        oi = reader.query("SELECT inst_id, toString(oi) FROM hft_data.open_interest ORDER BY 1")
+    finally:
+        reader.close()
+    items = {}
+    for push in sent:
+        channel = push["arg"]["channel"]  # type: ignore[index]
+        items[channel] = items.get(channel, 0) + len(push["data"])  # type: ignore[arg-type]
+    assert counts == {
+        "open_interest": 3, "price_limits": 3, "estimated_prices": 2,
+        "liquidations": items["liquidation-orders"], "option_summaries": 1, "symbols": 3,
+        "system_status": 1,
+    }  # fmt: skip
+    assert [line.split("\t") for line in oi.strip().splitlines()] == [
+        [i, "1000.5"] for i in sorted(insts)]  # fmt: skip
