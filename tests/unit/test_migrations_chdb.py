@@ -65,6 +65,15 @@ def test_schema_has_the_documented_objects(schema, executor):
         assert f"hft_data.{name}" in engines
     assert engines["hft_data.tickers"] == "ReplacingMergeTree"
     assert engines["hft_data.index_tickers"] == "ReplacingMergeTree"
+    for name in (
+        "open_interest",
+        "price_limits",
+        "estimated_prices",
+        "liquidations",
+        "option_summaries",
+        "system_status",
+    ):  # 0008, issue 13
+        assert engines[f"hft_data.{name}"] == "ReplacingMergeTree", name
     assert engines["hft_analytics.agg_1s"] == "AggregatingMergeTree"
     assert engines["hft_analytics.agg_1m"] == "AggregatingMergeTree"
     assert engines["hft_analytics.mv_agg_1s"] == "MaterializedView"

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .rest import INST_TYPES, inst_type_of
+from .scopes import subscribe_args
 from .validate import TS_AHEAD_DEFAULT_MS, TS_MIN_DEFAULT_MS, parse_ts_min
 
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
@@ -25,10 +26,27 @@ PUBLIC_CHANNELS = {
     "index-tickers",
     "books-l2-tbt",
     "books50-l2-tbt",
+    # issue 13; all on /public per the OKX docs (2026-06-15); args: scopes.py
+    "open-interest",
+    "price-limit",
+    "estimated-price",
+    "liquidation-orders",
+    "opt-summary",
+    "instruments",
+    "status",
 }
 BUSINESS_CHANNELS = {"trades-all"}
 L2_TBT = {"books-l2-tbt", "books50-l2-tbt"}
 SINK_KINDS = {"clickhouse", "chdb", "redis", "jsonl", "kafka"}
+
+
+# Channels subscribed per instType / instFamily of the instruments (scopes.py), when none fits.
+_NO_ARGS = {
+    "opt-summary": "opt-summary is subscribed per instFamily of the option instruments: "
+    "add one, e.g. BTC-USD-261225-100000-C",
+    "estimated-price": "estimated-price exists for FUTURES, SWAP and OPTION: add one, "
+    "e.g. BTC-USDT-SWAP",
+}
 
 
 class ConfigError(ValueError):
@@ -105,8 +123,7 @@ class Config:
         out: dict[str, list[dict[str, str]]] = {}
         for channel in self.channels:
             url = self.business_url if channel in BUSINESS_CHANNELS else self.public_url
-            for inst in self.instruments:
-                out.setdefault(url, []).append({"channel": channel, "instId": inst})
+            out.setdefault(url, []).extend(subscribe_args(channel, self.instruments))
         return out
 
     def symbol_queries(self) -> list[tuple[str, str | None]]:
@@ -201,6 +218,8 @@ def parse_config(raw: Any) -> Config:
         if ch not in PUBLIC_CHANNELS | BUSINESS_CHANNELS:
             known = ", ".join(sorted(PUBLIC_CHANNELS | BUSINESS_CHANNELS))
             raise ConfigError(f"channels[{i}]", f"unknown channel {ch!r}; known: {known}")
+        if ch in PUBLIC_CHANNELS and not subscribe_args(ch, c.instruments):
+            raise ConfigError(f"channels[{i}]", _NO_ARGS.get(ch, f"{ch}: no instrument fits"))
         if ch in L2_TBT and not c.l2_tbt:
             raise ConfigError(
                 f"channels[{i}]",

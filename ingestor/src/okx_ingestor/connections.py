@@ -356,7 +356,9 @@ class OkxConnection:
             arg = ev.get("arg")
             if not isinstance(arg, dict):
                 return  # e.g. {"event":"subscribe","arg":"x"}: not an ack of ours
-            self._acked.add((str(arg.get("channel", "")), str(arg.get("instId", ""))))
+            # the arg's instId, or instType / instFamily (scopes.py), or "" (status)
+            scope = arg.get("instId") or arg.get("instFamily") or arg.get("instType") or ""
+            self._acked.add((str(arg.get("channel", "")), str(scope)))
             self.stats.acks += 1
             if len(self._acked) >= len(self.args) and not self.subscribed.is_set():
                 self.subscribed.set()
@@ -429,7 +431,7 @@ class ConnectionManager:
     def _add(self, conn: OkxConnection) -> None:
         self.connections.append(conn)
         for arg in conn.args:
-            self._by_book[(arg["channel"], arg["instId"])] = conn
+            self._by_book[(arg["channel"], arg.get("instId", ""))] = conn
 
     def start(self) -> None:
         for conn in self.connections:

@@ -7,6 +7,7 @@ so callers can count it and log it once per kind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -26,6 +27,7 @@ except ImportError:  # pragma: no cover - exercised only where orjson is missing
     _loads = json.loads
     JSON_LIBRARY = "json"
 
+from .schema import MAX_SECONDS, MIN_SECONDS
 from .validate import (
     DECIMAL,
     INT32_MAX,
@@ -176,12 +178,113 @@ class IndexTicker:
 
 
 @dataclass(slots=True)
+class OpenInterest:
+    inst_type: str
+    inst_id: str
+    oi: str
+    oi_ccy: str | None
+    oi_usd: str | None
+    ts: int
+
+
+@dataclass(slots=True)
+class PriceLimit:
+    inst_type: str
+    inst_id: str
+    buy_lmt: str | None  # "" (None) when not enabled
+    sell_lmt: str | None
+    enabled: bool
+    ts: int
+
+
+@dataclass(slots=True)
+class EstimatedPrice:
+    inst_type: str
+    inst_id: str
+    settle_type: str
+    settle_px: str
+    ts: int
+
+
+@dataclass(slots=True)
+class Liquidation:
+    """One entry of a liquidation-orders item's `details`."""
+
+    side: str
+    pos_side: str
+    bk_px: str | None
+    sz: str | None
+    bk_loss: str | None
+    ccy: str
+    ts: int
+
+
+@dataclass(slots=True)
+class LiquidationOrders:
+    inst_type: str
+    inst_id: str
+    inst_family: str
+    details: list[Liquidation]
+    ts: int  # the newest detail's (for the pipeline's last_exchange_ts)
+
+
+@dataclass(slots=True)
+class OptSummary:
+    inst_id: str
+    inst_family: str
+    uly: str
+    delta: str | None
+    gamma: str | None
+    vega: str | None
+    theta: str | None
+    delta_bs: str | None
+    gamma_bs: str | None
+    vega_bs: str | None
+    theta_bs: str | None
+    lever: str | None
+    mark_vol: str | None
+    bid_vol: str | None
+    ask_vol: str | None
+    real_vol: str | None
+    vol_lv: str | None
+    fwd_px: str | None
+    ts: int
+
+
+@dataclass(slots=True)
+class Instrument:
+    """An instruments push item: the fields hft_data.symbols keeps (as rest.instrument_row)."""
+
+    row: tuple[object, ...]  # symbols columns without updated_at
+    ts: int  # 0: no exchange time in this channel
+
+
+@dataclass(slots=True)
+class SystemStatus:
+    title: str
+    state: str
+    begin: int | None
+    end: int | None
+    pre_open_begin: int | None
+    href: str
+    service_type: str
+    system: str
+    sche_desc: str
+    maint_type: str
+    env: str
+    ts: int
+
+
+@dataclass(slots=True)
 class RecordsMsg:
-    """tickers, funding-rate, mark-price, index-tickers: a list of typed records."""
+    """tickers, funding-rate, mark-price, index-tickers, open-interest, ...: a list of
+    typed records. `inst_id` is the value of the subscription's `arg_key`: the instId,
+    or for the channels of scopes.ARG_KEYS the instType / instFamily ("" for status)."""
 
     channel: str
     inst_id: str
     records: list[Any]
+    arg_key: str = "instId"
 
 
 Message = Pong | Event | TradesMsg | BookMsg | RecordsMsg
@@ -219,6 +322,8 @@ def _dispatch(obj: dict[str, Any]) -> Message:
         return _event(obj, event)
     arg = obj["arg"]
     channel = arg["channel"]
+    if channel in SCOPED_CHANNELS:  # subscribed per instType / instFamily, or no arg
+        return _scoped(channel, arg, obj["data"])
     inst_id = arg["instId"]
     data = obj["data"]
     if type(data) is not list or type(inst_id) is not str:
@@ -232,7 +337,24 @@ def _dispatch(obj: dict[str, Any]) -> Message:
     parser = _RECORD_PARSERS.get(channel)
     if parser is None:
         raise DecodeError(f"unknown_channel:{str(channel)[:40]}")
-    return RecordsMsg(channel, inst_id, [parser(d, inst_id) for d in data])
+    records = [parser(d, inst_id) for d in data]
+    inst_type = arg.get("instType")  # estimated-price: instType + instId
+    if inst_type is not None and any(r.inst_type != inst_type for r in records):
+        raise DecodeError("inst_type_mismatch", f"a push for {inst_type!r}"[:80])
+    return RecordsMsg(channel, inst_id, records)
+
+
+def _scoped(channel: str, arg: dict[str, Any], data: Any) -> RecordsMsg:
+    """A push of a channel subscribed by instType / instFamily (or with no argument):
+    its arg value must be well formed, each item is checked against it."""
+    key = SCOPED_CHANNELS[channel]
+    value = arg.get(key, "") if key else ""
+    if type(data) is not list:
+        raise DecodeError(f"bad_shape:{channel}", "data must be a list")
+    if key and not inst_id_ok(value):
+        raise DecodeError(f"bad_arg:{key}", repr(value)[:40])
+    parser = _RECORD_PARSERS[channel]
+    return RecordsMsg(channel, value, [parser(d, value) for d in data], key)
 
 
 def _event(obj: dict[str, Any], event: Any) -> Event:
@@ -450,11 +572,218 @@ def _index(d: dict[str, Any], inst_id: str) -> IndexTicker:
     )
 
 
+# -- issue 13: the other public channels ----------------------------------------------
+# Shapes from the OKX v5 docs (2026-06-15 scrape, github:qiuham/crypto-api-docs,
+# docs/okx/public/data/websocket-<channel>-channel.md, docs/okx/status/ws/status-channel.md).
+_WORD = re.compile(r"[A-Za-z0-9_\-]{0,32}")
+
+
+def _word(value: Any, field: str, allowed: frozenset[str] | None = None) -> str:
+    """An enum or currency code: ASCII letters, digits, _ and -, at most 32 ("" allowed);
+    `allowed`: one of these exactly."""
+    if type(value) is str and _WORD.fullmatch(value) and (allowed is None or value in allowed):
+        return value
+    raise DecodeError(f"bad_value:{field}", repr(value)[:40])
+
+
+def _opt_word(value: Any, field: str) -> str:
+    return "" if value is None else _word(value, field)
+
+
+def _text(value: Any, field: str, limit: int = 512) -> str:
+    """Free text (a title, a link): a printable string of at most `limit` characters."""
+    if value is None:
+        return ""
+    if type(value) is str and len(value) <= limit and value.isprintable():
+        return value
+    raise DecodeError(f"bad_value:{field}", repr(value)[:40])
+
+
+def _opt_time(value: Any, field: str) -> int | None:
+    """A date OKX schedules (listTime, expTime, maintenance begin/end): ms as an ASCII
+    string, possibly years ahead, so only DateTime64's range applies, not the ts window."""
+    if value is None or value == "":
+        return None
+    if type(value) is str and 0 < len(value) <= 13 and value.isascii() and value.isdigit():
+        ms = int(value)
+        if MIN_SECONDS * 1000 <= ms <= MAX_SECONDS * 1000:
+            return ms
+    raise DecodeError(f"bad_timestamp:{field}", repr(value)[:40])
+
+
+def _same_type(d: dict[str, Any], inst_type: str | None) -> str:
+    """A data item's instType: a word, and the subscription's when that names one."""
+    own = _word(d.get("instType", inst_type or ""), "instType")
+    if inst_type and own != inst_type:
+        raise DecodeError("inst_type_mismatch", f"{own!r} in a push for {inst_type!r}"[:80])
+    return own
+
+
+def _item_inst_id(d: dict[str, Any]) -> str:
+    """The instId of an item of a scoped push (no instId in its arg)."""
+    inst_id = d["instId"]
+    if not inst_id_ok(inst_id):
+        raise DecodeError("bad_inst_id", repr(inst_id)[:40])
+    return inst_id  # type: ignore[no-any-return]
+
+
+def _open_interest(d: dict[str, Any], inst_id: str) -> OpenInterest:
+    return OpenInterest(
+        inst_type=_same_type(d, None),
+        inst_id=_same_inst(d, inst_id),
+        oi=_num(d["oi"], "oi"),
+        oi_ccy=_opt_num(d.get("oiCcy"), "oiCcy"),
+        oi_usd=_opt_num(d.get("oiUsd"), "oiUsd"),
+        ts=_ms(d["ts"]),
+    )
+
+
+def _price_limit(d: dict[str, Any], inst_id: str) -> PriceLimit:
+    """buyLmt / sellLmt are "" when `enabled` is false, numbers when it is true."""
+    enabled = d.get("enabled", True)
+    if type(enabled) is not bool:
+        raise DecodeError("bad_value:enabled", repr(enabled)[:40])
+    read = _num if enabled else _opt_num
+    return PriceLimit(
+        inst_type=_same_type(d, None),
+        inst_id=_same_inst(d, inst_id),
+        buy_lmt=read(d["buyLmt"], "buyLmt"),
+        sell_lmt=read(d["sellLmt"], "sellLmt"),
+        enabled=enabled,
+        ts=_ms(d["ts"]),
+    )
+
+
+SETTLE_TYPES = frozenset({"settlement", "delivery", "exercise"})
+
+
+def _estimated_price(d: dict[str, Any], inst_id: str) -> EstimatedPrice:
+    return EstimatedPrice(
+        inst_type=_same_type(d, None),
+        inst_id=_same_inst(d, inst_id),
+        settle_type=_word(d["settleType"], "settleType", SETTLE_TYPES),
+        settle_px=_num(d["settlePx"], "settlePx"),
+        ts=_ms(d["ts"]),
+    )
+
+
+_SIDES = frozenset({"buy", "sell", ""})  # "" : MARGIN/OPTION have no side
+_POS_SIDES = frozenset({"long", "short", "net", ""})
+
+
+def _liquidation_orders(d: dict[str, Any], inst_type: str) -> LiquidationOrders:
+    raw = d["details"]
+    if type(raw) is not list:
+        raise DecodeError("bad_shape:liquidation-orders", "details must be a list")
+    details = [
+        Liquidation(
+            side=_word(x.get("side", ""), "side", _SIDES),
+            pos_side=_word(x.get("posSide", ""), "posSide", _POS_SIDES),
+            bk_px=_opt_num(x.get("bkPx"), "bkPx"),
+            sz=_opt_num(x.get("sz"), "sz"),
+            bk_loss=_opt_num(x.get("bkLoss"), "bkLoss"),
+            ccy=_opt_word(x.get("ccy"), "ccy"),
+            ts=_ms(x["ts"]),
+        )
+        for x in raw
+    ]
+    family = d.get("instFamily") or d.get("uly") or ""
+    if family and not inst_id_ok(family):
+        raise DecodeError("bad_value:instFamily", repr(family)[:40])
+    return LiquidationOrders(
+        inst_type=_same_type(d, inst_type),
+        inst_id=_item_inst_id(d),
+        inst_family=family,
+        details=details,
+        ts=max((x.ts for x in details), default=0),
+    )
+
+
+def _opt_summary(d: dict[str, Any], family: str) -> OptSummary:
+    """One option of the subscribed instFamily (its instId starts with the family)."""
+    inst_id = _item_inst_id(d)
+    if not inst_id.startswith(family + "-"):
+        raise DecodeError("inst_family_mismatch", f"{inst_id!r} in a push for {family!r}"[:80])
+    _same_type(d, "OPTION")
+    s = _opt_signed
+    return OptSummary(
+        inst_id=inst_id,
+        inst_family=family,
+        uly=_opt_word(d.get("uly"), "uly"),
+        delta=s(d.get("delta"), "delta"),
+        gamma=s(d.get("gamma"), "gamma"),
+        vega=s(d.get("vega"), "vega"),
+        theta=s(d.get("theta"), "theta"),
+        delta_bs=s(d.get("deltaBS"), "deltaBS"),
+        gamma_bs=s(d.get("gammaBS"), "gammaBS"),
+        vega_bs=s(d.get("vegaBS"), "vegaBS"),
+        theta_bs=s(d.get("thetaBS"), "thetaBS"),
+        lever=_opt_num(d.get("lever"), "lever"),
+        mark_vol=_opt_num(d.get("markVol"), "markVol"),
+        bid_vol=_opt_num(d.get("bidVol"), "bidVol"),
+        ask_vol=_opt_num(d.get("askVol"), "askVol"),
+        real_vol=_opt_num(d.get("realVol"), "realVol"),
+        vol_lv=_opt_num(d.get("volLv"), "volLv"),
+        fwd_px=_opt_num(d.get("fwdPx"), "fwdPx"),
+        ts=_ms(d["ts"]),
+    )
+
+
+def _instrument(d: dict[str, Any], inst_type: str) -> Instrument:
+    """An instruments push item -> the hft_data.symbols columns rest.instrument_row
+    fills from GET /api/v5/public/instruments (the same entry shape), checked here."""
+    family = _opt_word(d.get("instFamily"), "instFamily")
+    code = d.get("instIdCode")
+    row = (
+        _item_inst_id(d), _same_type(d, inst_type), family, _opt_word(d.get("uly"), "uly"),
+        _opt_word(d.get("baseCcy"), "baseCcy"), _opt_word(d.get("quoteCcy"), "quoteCcy"),
+        _opt_word(d.get("settleCcy"), "settleCcy"), _opt_num(d.get("ctVal"), "ctVal"),
+        _opt_num(d.get("ctMult"), "ctMult"), _opt_word(d.get("ctValCcy"), "ctValCcy"),
+        _opt_word(d.get("ctType"), "ctType"), _num(d["tickSz"], "tickSz"),
+        _num(d["lotSz"], "lotSz"), _num(d["minSz"], "minSz"), _word(d["state"], "state"),
+        _opt_time(d.get("listTime"), "listTime"), _opt_time(d.get("expTime"), "expTime"),
+        None if code == "" else _opt_int(code, "instIdCode"),
+    )  # fmt: skip
+    return Instrument(row, 0)
+
+
+def _status(d: dict[str, Any], _: str) -> SystemStatus:
+    return SystemStatus(
+        title=_text(d.get("title"), "title"),
+        state=_word(d["state"], "state"),
+        begin=_opt_time(d.get("begin"), "begin"),
+        end=_opt_time(d.get("end"), "end"),
+        pre_open_begin=_opt_time(d.get("preOpenBegin"), "preOpenBegin"),
+        href=_text(d.get("href"), "href"),
+        service_type=_opt_word(d.get("serviceType"), "serviceType"),
+        system=_opt_word(d.get("system"), "system"),
+        sche_desc=_text(d.get("scheDesc"), "scheDesc"),
+        maint_type=_opt_word(d.get("maintType"), "maintType"),
+        env=_opt_word(d.get("env"), "env"),
+        ts=_ms(d["ts"]),
+    )
+
+
 _RECORD_PARSERS: dict[str, Any] = {
     "tickers": _ticker,
     "funding-rate": _funding,
     "mark-price": _mark,
     "index-tickers": _index,
+    "open-interest": _open_interest,
+    "price-limit": _price_limit,
+    "estimated-price": _estimated_price,
+    "liquidation-orders": _liquidation_orders,
+    "opt-summary": _opt_summary,
+    "instruments": _instrument,
+    "status": _status,
+}
+# Channels whose arg has no instId: the arg key that names the subscription ("" for
+# status, which has none); scopes.py derives the subscribe args from it.
+SCOPED_CHANNELS = {
+    "liquidation-orders": "instType",
+    "instruments": "instType",
+    "opt-summary": "instFamily",
+    "status": "",
 }
 
 

@@ -5,7 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .books import L2Book
-from .decoder import BookData, BookMsg, FundingRate, IndexTicker, MarkPrice, Ticker, TradesMsg
+from .decoder import (
+    BookData,
+    BookMsg,
+    EstimatedPrice,
+    FundingRate,
+    IndexTicker,
+    Instrument,
+    LiquidationOrders,
+    MarkPrice,
+    OpenInterest,
+    OptSummary,
+    PriceLimit,
+    SystemStatus,
+    Ticker,
+    TradesMsg,
+)
 
 Row = tuple[object, ...]
 Emit = Callable[[str, Row], None]
@@ -38,6 +53,13 @@ class Normalizer:
         self.t_funding = f"{database}.funding_rates"
         self.t_mark = f"{database}.mark_prices"
         self.t_index = f"{database}.index_tickers"
+        self.t_oi = f"{database}.open_interest"
+        self.t_limits = f"{database}.price_limits"
+        self.t_estimated = f"{database}.estimated_prices"
+        self.t_liquidations = f"{database}.liquidations"
+        self.t_options = f"{database}.option_summaries"
+        self.t_symbols = f"{database}.symbols"
+        self.t_status = f"{database}.system_status"
 
     def trades(self, msg: TradesMsg, received_us: int) -> None:
         emit, table = self.emit, self.t_ticks
@@ -112,3 +134,48 @@ class Normalizer:
             self.t_index,
             (r.inst_id, r.ts, r.idx_px, r.open24h, r.high24h, r.low24h, received_us),
         )
+
+    # -- issue 13: the other public channels ------------------------------------------
+    def open_interest(self, r: OpenInterest, received_us: int) -> None:
+        self.emit(self.t_oi, (r.inst_id, r.inst_type, r.ts, r.oi, r.oi_ccy, r.oi_usd, received_us))
+
+    def price_limit(self, r: PriceLimit, received_us: int) -> None:
+        self.emit(
+            self.t_limits,
+            (r.inst_id, r.inst_type, r.ts, r.buy_lmt, r.sell_lmt, int(r.enabled), received_us),
+        )
+
+    def estimated_price(self, r: EstimatedPrice, received_us: int) -> None:
+        self.emit(
+            self.t_estimated,
+            (r.inst_id, r.inst_type, r.ts, r.settle_type, r.settle_px, received_us),
+        )
+
+    def liquidations(self, r: LiquidationOrders, received_us: int) -> None:
+        """One row per liquidation (an item's `details`)."""
+        emit, table = self.emit, self.t_liquidations
+        for x in r.details:
+            emit(
+                table,
+                (r.inst_id, r.inst_type, r.inst_family, x.ts, x.side, x.pos_side, x.bk_px,
+                 x.sz, x.bk_loss, x.ccy, received_us),
+            )  # fmt: skip
+
+    def opt_summary(self, r: OptSummary, received_us: int) -> None:
+        self.emit(
+            self.t_options,
+            (r.inst_id, r.inst_family, r.uly, r.ts, r.delta, r.gamma, r.vega, r.theta,
+             r.delta_bs, r.gamma_bs, r.vega_bs, r.theta_bs, r.lever, r.mark_vol, r.bid_vol,
+             r.ask_vol, r.real_vol, r.vol_lv, r.fwd_px, received_us),
+        )  # fmt: skip
+
+    def instrument(self, r: Instrument, received_us: int) -> None:
+        """An instruments push: a symbols row, as from the REST list (updated_at = now)."""
+        self.emit(self.t_symbols, (*r.row, received_us))
+
+    def status(self, r: SystemStatus, received_us: int) -> None:
+        self.emit(
+            self.t_status,
+            (r.ts, r.title, r.state, r.begin, r.end, r.pre_open_begin, r.href, r.service_type,
+             r.system, r.sche_desc, r.maint_type, r.env, received_us),
+        )  # fmt: skip

@@ -18,6 +18,7 @@ from .decoder import (
     BookData,
     BookMsg,
     DecodeError,
+    EstimatedPrice,
     Event,
     FastArg,
     FastData,
@@ -25,10 +26,16 @@ from .decoder import (
     FastFrame,
     FundingRate,
     IndexTicker,
+    Instrument,
+    LiquidationOrders,
     MarkPrice,
     Message,
+    OpenInterest,
+    OptSummary,
     Pong,
+    PriceLimit,
     RecordsMsg,
+    SystemStatus,
     Ticker,
     TradesMsg,
     decode,
@@ -39,6 +46,7 @@ from .decoder import (
 )
 from .normalizer import Emit, Normalizer, Row
 from .quarantine import Quarantine
+from .scopes import subscribed_scopes
 from .speedups import book_sides_ok, push
 from .validate import TS_LIMITS, UINT8_MAX, UINT32_MAX, UINT64_MAX, ms_of, uint_text
 
@@ -137,9 +145,12 @@ class Pipeline:
         # every well-formed instId seen so far (decoder.INST_IDS, grown by known_inst_id).
         self.subscribed: frozenset[str] | None = None
         self._inst_ids = INST_IDS
+        # (channel, instType / instFamily / "") the instruments imply (scopes.py)
+        self.scopes: frozenset[tuple[str, str]] | None = None
         if inst_ids is not None:
             self.subscribed = frozenset(i for i in inst_ids if known_inst_id(i))
             self._inst_ids = set(self.subscribed)
+            self.scopes = subscribed_scopes(self.subscribed)
         # (channel, instId) -> recent tradeIds (dict for lookup, deque for eviction order)
         self._recent_trades: dict[tuple[str, str], tuple[dict[str, None], deque[str]]] = {}
         # speedups.push's view of this pipeline (a tuple: one C argument, no attribute
@@ -213,8 +224,14 @@ class Pipeline:
             and isinstance(msg, BookMsg | TradesMsg | RecordsMsg)
             and msg.inst_id not in subscribed
         ):  # issue 13 item 8: no book, row or Redis key for what we did not subscribe to
-            self._parse_error("unsubscribed_inst_id", repr(msg.inst_id)[:80], frame)
-            return None
+            if not isinstance(msg, RecordsMsg) or msg.arg_key == "instId":
+                self._parse_error("unsubscribed_inst_id", repr(msg.inst_id)[:80], frame)
+                return None
+            if (msg.channel, msg.inst_id) not in self.scopes:  # type: ignore[operator]
+                self._parse_error(
+                    "unsubscribed_arg", f"{msg.channel} {msg.arg_key}={msg.inst_id!r}"[:80], frame
+                )
+                return None
         try:
             self._route(msg, received_us)
         except _ROUTE_ERRORS as exc:
@@ -414,7 +431,10 @@ class Pipeline:
                 norm.mark(r, received_us)
             elif t is IndexTicker:
                 norm.index(r, received_us)
-            self.stats.last_exchange_ts = r.ts
+            else:  # issue 13: open-interest, liquidation-orders, ... (_RECORD_ROWS)
+                _RECORD_ROWS[t](norm, r, received_us)
+            if r.ts:
+                self.stats.last_exchange_ts = r.ts
 
     def _book(self, msg: BookMsg, received_us: int) -> None:
         norm = self.normalizer
@@ -585,6 +605,17 @@ def _ticker_row(inst_id: str, d: FastData, received_us: int) -> Row:
             "" if d.instType is UNSET else d.instType, ts, last, last_sz, *opt,
             received_us)  # fmt: skip
 
+
+# Record type -> its Normalizer method (the records of the issue 13 channels).
+_RECORD_ROWS: dict[type, Callable[[Normalizer, object, int], None]] = {
+    OpenInterest: Normalizer.open_interest,  # type: ignore[dict-item]
+    PriceLimit: Normalizer.price_limit,  # type: ignore[dict-item]
+    EstimatedPrice: Normalizer.estimated_price,  # type: ignore[dict-item]
+    LiquidationOrders: Normalizer.liquidations,  # type: ignore[dict-item]
+    OptSummary: Normalizer.opt_summary,  # type: ignore[dict-item]
+    Instrument: Normalizer.instrument,  # type: ignore[dict-item]
+    SystemStatus: Normalizer.status,  # type: ignore[dict-item]
+}
 
 # channel -> fast handler. Plain functions, not bound methods stored on the instance:
 # those would make every Pipeline a reference cycle that only the cyclic GC can free.

@@ -13,6 +13,9 @@ raw_ticks columns are fixed by issue 5; all tables with in_sql=True follow files
 (tests/test_chdb.py compares them). tickers and index_tickers are in files/sql since
 0007, as is bbo.channel (the channel the row came from: bbo-tbt, books5 or the
 incremental book's channel); it is last in the row, so positions of older columns hold.
+open_interest, price_limits, estimated_prices, liquidations, option_summaries and
+system_status are in files/sql since 0008 (issue 13); the instruments channel feeds
+symbols, as the REST instruments list does.
 """
 
 from __future__ import annotations
@@ -146,6 +149,101 @@ INDEX_TICKERS = Table(
         ("received_at", "us"),
     ),
 )
+# Issue 13 (files/sql/0008): the other public channels.
+OPEN_INTEREST = Table(
+    "open_interest",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("ts", "ms"),
+        ("oi", "dec"),
+        ("oi_ccy", "dec"),
+        ("oi_usd", "dec"),
+        ("received_at", "us"),
+    ),
+)
+PRICE_LIMITS = Table(
+    "price_limits",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("ts", "ms"),
+        ("buy_lmt", "dec"),
+        ("sell_lmt", "dec"),
+        ("enabled", "int"),
+        ("received_at", "us"),
+    ),
+)
+ESTIMATED_PRICES = Table(
+    "estimated_prices",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("ts", "ms"),
+        ("settle_type", "str"),
+        ("settle_px", "dec"),
+        ("received_at", "us"),
+    ),
+)
+LIQUIDATIONS = Table(
+    "liquidations",
+    (
+        ("inst_id", "str"),
+        ("inst_type", "str"),
+        ("inst_family", "str"),
+        ("ts", "ms"),
+        ("side", "str"),
+        ("pos_side", "str"),
+        ("bk_px", "dec"),
+        ("sz", "dec"),
+        ("bk_loss", "dec"),
+        ("ccy", "str"),
+        ("received_at", "us"),
+    ),
+)
+OPTION_SUMMARIES = Table(
+    "option_summaries",
+    (
+        ("inst_id", "str"),
+        ("inst_family", "str"),
+        ("uly", "str"),
+        ("ts", "ms"),
+        ("delta", "dec"),
+        ("gamma", "dec"),
+        ("vega", "dec"),
+        ("theta", "dec"),
+        ("delta_bs", "dec"),
+        ("gamma_bs", "dec"),
+        ("vega_bs", "dec"),
+        ("theta_bs", "dec"),
+        ("lever", "dec"),
+        ("mark_vol", "dec"),
+        ("bid_vol", "dec"),
+        ("ask_vol", "dec"),
+        ("real_vol", "dec"),
+        ("vol_lv", "dec"),
+        ("fwd_px", "dec"),
+        ("received_at", "us"),
+    ),
+)
+SYSTEM_STATUS = Table(
+    "system_status",
+    (
+        ("ts", "ms"),
+        ("title", "str"),
+        ("state", "str"),
+        ("begin_time", "ms"),
+        ("end_time", "ms"),
+        ("pre_open_time", "ms"),
+        ("href", "str"),
+        ("service_type", "str"),
+        ("system", "str"),
+        ("sche_desc", "str"),
+        ("maint_type", "str"),
+        ("env", "str"),
+        ("received_at", "us"),
+    ),
+)
 
 SYMBOLS = Table(
     "symbols",
@@ -176,6 +274,8 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         RAW_TICKS, BOOK_L2, BBO, FUNDING_RATES, MARK_PRICES, TICKERS, INDEX_TICKERS, SYMBOLS,
+        OPEN_INTEREST, PRICE_LIMITS, ESTIMATED_PRICES, LIQUIDATIONS, OPTION_SUMMARIES,
+        SYSTEM_STATUS,
     )
 }  # fmt: skip
 

@@ -652,7 +652,7 @@ class Service:
         if self.supervisor.stopping:
             return
         for arg in conn.args:
-            key = (arg["channel"], arg["instId"])
+            key = (arg["channel"], arg.get("instId", ""))
             seen = self.pipeline._recent_trades.get(key)
             if key[0] in ("trades", "trades-all") and seen and seen[1]:
                 self._trade_marks[key] = max(int(t) for t in seen[1])

@@ -26,12 +26,49 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from .rest import inst_type_of
+from .scopes import ARG_KEYS, scope_values, subscribe_args
 from .synth import MarketGenerator
 
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
 HISTORY_KEEP = 5000  # trades per instrument served by /api/v5/market/history-trades
 FAULTS = ("disconnect", "gap", "reset", "cross", "malformed", "no_pong", "notice")
+
+
+# Issue 13 channels: acknowledged, then pushed once in the documented shape (OKX pushes
+# the current value on subscribe); every push sent is kept in Simulator.documented_sent.
+DOCUMENTED = frozenset({"open-interest", "price-limit", "estimated-price",
+                        "liquidation-orders", "opt-summary", "instruments", "status"})  # fmt: skip
+
+
+def documented_items(channel: str, arg: dict[str, str], insts: list[str], ts: str) -> list[object]:
+    """The data items of one push of an issue 13 channel (docs' shapes, values made up)."""
+    inst = arg.get("instId", "")
+    kind = inst_type_of(inst)[0] if inst else ""
+    if channel == "open-interest":
+        return [{"instId": inst, "instType": kind, "oi": "1000.5", "oiCcy": "10.005",
+                 "oiUsd": "500000.25", "ts": ts}]  # fmt: skip
+    if channel == "price-limit":
+        return [{"instId": inst, "instType": kind, "buyLmt": "105.1", "sellLmt": "95.2",
+                 "ts": ts, "enabled": True}]  # fmt: skip
+    if channel == "estimated-price":
+        return [{"instId": inst, "instType": kind, "settlePx": "100.75",
+                 "settleType": "settlement", "ts": ts}]  # fmt: skip
+    value = arg.get(ARG_KEYS.get(channel) or "channel", "")
+    mine = [i for i in insts if channel == "status" or scope_values(channel, [i]) == [value]]
+    if channel == "liquidation-orders":
+        return [{"instId": i, "instType": value, "instFamily": "", "uly": "",
+                 "details": [{"bkLoss": "0", "bkPx": "99.5", "ccy": "", "posSide": "long",
+                              "side": "sell", "sz": "3", "ts": ts}]} for i in mine]  # fmt: skip
+    if channel == "opt-summary":
+        return [{"instType": "OPTION", "instId": i, "uly": value, "delta": "-0.25",
+                 "gamma": "0.5", "vega": "0.01", "theta": "-0.02", "markVol": "0.4",
+                 "realVol": "", "fwdPx": "100.5", "ts": ts} for i in mine]  # fmt: skip
+    if channel == "instruments":
+        return [instrument_entry(i, value) for i in mine]
+    return [{"begin": ts, "end": str(int(ts) + 3_600_000), "href": "", "preOpenBegin": "",
+             "scheDesc": "", "serviceType": "0", "state": "scheduled", "system": "unified",
+             "maintType": "1", "env": "1", "title": "Simulated maintenance", "ts": ts}]  # fmt: skip
 
 
 def _wall_ms() -> int:
@@ -124,6 +161,7 @@ class Simulator:
         self.subscribe_requests = 0
         self.trades_sent: list[tuple[str, str]] = []
         self.tickers_sent: list[tuple[str, str, str]] = []  # (instId, ts, last) delivered
+        self.documented_sent: list[dict[str, object]] = []  # issue 13 pushes delivered
         self._ids = itertools.count(1)
         self._server: Server | None = None
         self._producer: asyncio.Task[None] | None = None
@@ -314,6 +352,9 @@ class Simulator:
 
     async def _on_arg(self, client: _Client, op: str, arg: dict[str, str], req_id: object) -> None:
         channel, inst = arg.get("channel", ""), arg.get("instId", "")
+        if channel in DOCUMENTED and arg in subscribe_args(channel, sorted(self.inst_ids)):
+            await self._on_documented(client, op, arg, req_id)
+            return
         if channel not in SUPPORTED or inst not in self.inst_ids:
             await self._send(
                 client,
@@ -336,6 +377,20 @@ class Simulator:
         elif op == "unsubscribe":
             client.subs.discard((channel, inst))
             await self._send(client, ack)
+
+    async def _on_documented(
+        self, client: _Client, op: str, arg: dict[str, str], req_id: object
+    ) -> None:
+        ack: dict[str, object] = {"event": op, "arg": arg, "connId": client.conn_id}
+        if req_id is not None:
+            ack["id"] = req_id
+        await self._send(client, ack)
+        if op == "subscribe":
+            channel = arg["channel"]
+            data = documented_items(channel, arg, sorted(self.inst_ids), str(_wall_ms()))
+            push = {"arg": arg, "data": data}
+            if await self._send_raw(client, orjson.dumps(push).decode()):
+                self.documented_sent.append(push)
 
     async def _send(self, client: _Client, obj: dict[str, object]) -> None:
         await self._send_raw(client, orjson.dumps(obj).decode())

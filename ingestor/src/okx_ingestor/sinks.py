@@ -307,16 +307,24 @@ class ChdbSink:
         self._session.close()
 
 
-LATEST_TABLES = frozenset({"bbo", "raw_ticks"})
+# Table -> the kind in its Redis key: the newest row per instrument.
+LATEST_KINDS = {
+    "bbo": "bbo",
+    "raw_ticks": "trade",
+    "open_interest": "open-interest",
+    "price_limits": "price-limit",
+}
+LATEST_TABLES = frozenset(LATEST_KINDS)
 
 
 class RedisLatestSink:
     """Latest BBO and last trade per instrument, as Redis hashes.
 
     Keys: `<prefix>:bbo:<instId>` (bid_px, bid_sz, ask_px, ask_sz, ts, seq_id, channel,
-    received_at) and `<prefix>:trade:<instId>` (trade_id, price, size, side, ts,
-    received_at). RedisLatestWriter decides what to write (the newest row per key,
-    per event-loop iteration) and calls write_latest from its thread.
+    received_at), `<prefix>:trade:<instId>` (trade_id, price, size, side, ts,
+    received_at), `<prefix>:open-interest:<instId>` and `<prefix>:price-limit:<instId>`
+    (their tables' columns but inst_id). RedisLatestWriter decides what to write (the
+    newest row per key, per event-loop iteration) and calls write_latest from its thread.
     """
 
     name = "redis"
@@ -331,7 +339,7 @@ class RedisLatestSink:
         """The Redis hash of one bbo / raw_ticks row: (key, field -> text)."""
         fields = row_to_json(TABLES[short], row)
         inst = str(fields.pop("inst_id"))
-        kind = "bbo" if short == "bbo" else "trade"
+        kind = LATEST_KINDS[short]
         mapping = {k: "" if v is None else str(v) for k, v in fields.items()}
         return f"{self.prefix}:{kind}:{inst}", mapping
 
@@ -366,6 +374,12 @@ KAFKA_CHANNELS = {
     "mark_prices": "mark-price",
     "index_tickers": "index-tickers",
     "symbols": "instruments",
+    "open_interest": "open-interest",
+    "price_limits": "price-limit",
+    "estimated_prices": "estimated-price",
+    "liquidations": "liquidation-orders",
+    "option_summaries": "opt-summary",
+    "system_status": "status",
 }
 # librdkafka errors a retry cannot fix: the batch is dead-lettered instead of spooled.
 # Credentials and ACLs (_AUTHENTICATION, TOPIC_AUTHORIZATION_FAILED) are not here: every
