@@ -55,8 +55,87 @@ def test_errors_name_the_key(over: dict[str, Any], key: str) -> None:
     assert f"'{key}'" in str(info.value)
 
 
-def test_l2_tbt_allowed_when_declared() -> None:
-    assert parse_config(base(channels=["books-l2-tbt"], l2_tbt=True)).channels == ["books-l2-tbt"]
+LOGIN = {"api_key": "key-1", "secret_key": "SECRET-never-shown", "passphrase": "PASS-never-shown"}
+
+
+def test_l2_tbt_allowed_when_declared_with_credentials() -> None:
+    cfg = parse_config(base(channels=["books-l2-tbt"], l2_tbt=True, login=LOGIN))
+    assert cfg.channels == ["books-l2-tbt"] and cfg.login is not None
+    assert "SECRET" not in repr(cfg) and "PASS" not in repr(cfg)  # never in a log line
+
+
+def test_check_config_rejects_l2_tbt_without_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "l2.yml"
+    path.write_text(
+        "instruments: [BTC-USDT]\nchannels: [books50-l2-tbt]\nl2_tbt: true\n"
+        "sinks:\n  jsonl: {path: /tmp/o.jsonl}\n"
+    )
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'login'" in err and "books50-l2-tbt needs a login" in err
+    for what in (
+        "login.api_key",
+        "login.secret_key",
+        "login.passphrase",
+        "ingestor_okx_api_key_var",
+    ):
+        assert what in err, what
+    # Half the credentials: told which key is missing, and no value is echoed.
+    path.write_text(
+        "instruments: [BTC-USDT]\nchannels: [books-l2-tbt]\nl2_tbt: true\n"
+        "login: {api_key: key-1, secret_key: SECRET-never-shown}\n"
+        "sinks:\n  jsonl: {path: /tmp/o.jsonl}\n"
+    )
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'login.passphrase'" in err and "SECRET" not in err
+    path.write_text(
+        "instruments: [BTC-USDT, ETH-USDT]\nchannels: [books, books-l2-tbt]\nl2_tbt: true\n"
+        "login: {api_key: k, secret_key: SECRET-never-shown, passphrase: PASS-never-shown}\n"
+        "sinks:\n  jsonl: {path: /tmp/o.jsonl}\n"
+    )
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 connection(s) (1 logging in)" in out and "SECRET" not in out
+
+
+@pytest.mark.parametrize(
+    ("channel", "inst_id", "exists"),
+    [
+        ("funding-rate", "BTC-USDT-SWAP", True),
+        ("funding-rate", "BTC-USDT", False),  # SPOT
+        ("funding-rate", "BTC-USD-250328", False),  # FUTURES: no funding
+        ("funding-rate", "BTC-USD-250328-50000-C", False),
+        ("mark-price", "BTC-USDT-SWAP", True),
+        ("mark-price", "BTC-USD-250328", True),
+        ("mark-price", "BTC-USD-250328-50000-C", True),
+        ("mark-price", "BTC-USDT", True),  # the MARGIN instrument of the same instId
+        ("index-tickers", "BTC-USDT", True),
+        ("index-tickers", "BTC-USD", True),
+        ("index-tickers", "BTC-USDT-SWAP", False),
+        ("index-tickers", "BTC-EUR", False),  # OKX indexes quote USD, USDT, BTC or USDC
+        ("trades", "BTC-USD-250328-50000-C", True),
+        ("books-l2-tbt", "BTC-USD-250328", True),
+    ],
+)
+def test_channel_exists_for_inst_type(channel: str, inst_id: str, exists: bool) -> None:
+    cfg = base(instruments=[inst_id], channels=["trades", channel], l2_tbt=True, login=LOGIN)
+    if exists:
+        assert parse_config(cfg).channels == ["trades", channel]
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(cfg)
+    assert info.value.key == "channels[1]"
+    assert f"{channel} does not exist for {inst_id}" in str(info.value)
+    assert "60018" in str(info.value)
+
+
+def test_every_known_channel_has_an_inst_type_entry() -> None:
+    from okx_ingestor.config import BUSINESS_CHANNELS, CHANNEL_INST_TYPES, PUBLIC_CHANNELS
+
+    assert set(PUBLIC_CHANNELS | BUSINESS_CHANNELS) <= set(CHANNEL_INST_TYPES)
 
 
 def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

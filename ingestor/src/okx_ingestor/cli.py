@@ -53,10 +53,15 @@ def _check_config(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     if cfg is None:
         return 2
+    from .planner import plan_connections
+
     subs = cfg.subscriptions()
+    plan = plan_connections(subs, cfg.max_channels_per_connection)
+    logins = sum(p.login for p in plan)
     sys.stdout.write(
         f"config OK: {len(cfg.instruments)} instruments, "
         f"{sum(len(a) for a in subs.values())} subscriptions on {len(subs)} URL(s), "
+        f"{len(plan)} connection(s) ({logins} logging in), "
         f"sinks: {', '.join(cfg.sinks)}; book loops: {speedups.IMPLEMENTATION}\n"
     )
     return 0

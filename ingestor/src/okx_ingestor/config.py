@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from .login import Credentials
 from .rest import INST_TYPES, inst_type_of
 from .scopes import subscribe_args
 from .validate import TS_AHEAD_DEFAULT_MS, TS_MIN_DEFAULT_MS, parse_ts_min
@@ -37,6 +38,63 @@ PUBLIC_CHANNELS = {
 }
 BUSINESS_CHANNELS = {"trades-all"}
 L2_TBT = {"books-l2-tbt", "books50-l2-tbt"}
+
+# Which instTypes a channel exists for (OKX docs-v5, WebSocket public channels); OKX
+# answers 60018 for any other. "INDEX" = an index instId (index-tickers: BTC-USDT, a
+# quote of USD, USDT, BTC or USDC). A channel missing here is not checked. To add a
+# channel, add its line (its instTypes as documented).
+ALL_TYPES = frozenset({"SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"})
+CHANNEL_INST_TYPES: dict[str, frozenset[str]] = {
+    "trades": ALL_TYPES,
+    "trades-all": ALL_TYPES,
+    "books": ALL_TYPES,
+    "books5": ALL_TYPES,
+    "bbo-tbt": ALL_TYPES,
+    "books-l2-tbt": ALL_TYPES,
+    "books50-l2-tbt": ALL_TYPES,
+    "tickers": ALL_TYPES,
+    "funding-rate": frozenset({"SWAP"}),  # perpetual swaps only
+    "mark-price": frozenset({"MARGIN", "SWAP", "FUTURES", "OPTION"}),  # no SPOT
+    "index-tickers": frozenset({"INDEX"}),
+    "open-interest": frozenset({"SWAP", "FUTURES", "OPTION"}),  # derivatives only
+    # Not narrowed: the docs (2026-06-15) name no instType restriction we could confirm.
+    "price-limit": ALL_TYPES,
+    # Subscribed per instType / instFamily, not per instId: scopes.py derives the args
+    # from the instruments that fit, and the parser rejects a list where none does.
+    "estimated-price": ALL_TYPES,
+    "liquidation-orders": ALL_TYPES,
+    "opt-summary": ALL_TYPES,
+    "instruments": ALL_TYPES,
+    "status": ALL_TYPES,
+}
+INDEX_QUOTES = ("USD", "USDT", "BTC", "USDC")
+
+
+def inst_types_for_id(inst_id: str) -> frozenset[str]:
+    """The instTypes an instId can be, from its format: BTC-USDT is SPOT, MARGIN (the
+    same instId, when the pair has margin trading) or an INDEX; BTC-USDT-SWAP is SWAP;
+    BTC-USD-250328 FUTURES; BTC-USD-250328-50000-C OPTION."""
+    kind, _ = inst_type_of(inst_id)
+    if kind != "SPOT":
+        return frozenset({kind})
+    parts = inst_id.split("-")
+    index = len(parts) == 2 and parts[1] in INDEX_QUOTES
+    return frozenset({"SPOT", "MARGIN"} | ({"INDEX"} if index else set()))
+
+
+def channel_problem(channel: str, inst_id: str) -> str | None:
+    """Why `channel` cannot exist for `inst_id` (OKX would answer 60018), or None."""
+    allowed = CHANNEL_INST_TYPES.get(channel)
+    if allowed is None or allowed & inst_types_for_id(inst_id):
+        return None
+    kinds = "/".join(sorted(inst_types_for_id(inst_id) - {"INDEX", "MARGIN"}) or ["INDEX"])
+    return (
+        f"{channel} does not exist for {inst_id} ({kinds}; {channel} covers "
+        f"{', '.join(sorted(allowed))}): OKX answers 60018. Subscribe it in an instance "
+        "of its own instruments (e.g. funding-rate with *-SWAP instIds only)"
+    )
+
+
 SINK_KINDS = {"clickhouse", "chdb", "redis", "jsonl", "kafka"}
 
 
@@ -100,6 +158,7 @@ class Config:
     ts_max_ahead_s: float = TS_AHEAD_DEFAULT_MS / 1000  # validation.ts_max_ahead_s
     quarantine_max_bytes: int = 64 << 20
     stall_s: float = 60.0  # supervision.stall_s
+    login: Credentials | None = None  # login.*: OKX API key for the l2-tbt channels
 
     def spooled_sinks(self) -> list[str]:
         return [name for name in self.sinks if name not in UNSPOOLED_SINKS]
@@ -197,6 +256,7 @@ def parse_config(raw: Any) -> Config:
             "rest",
             "validation",
             "supervision",
+            "login",
         },
         "",
     )
@@ -225,6 +285,8 @@ def parse_config(raw: Any) -> Config:
                 f"channels[{i}]",
                 f"{ch} needs VIP4+ and login; set l2_tbt: true only if the account qualifies",
             )
+    c.login = _login(_section(raw, "login"))
+    _channels_exist(c)
     conn = _section(raw, "connection")
     _check_unknown(
         conn,
@@ -337,6 +399,42 @@ def parse_config(raw: Any) -> Config:
     c.stall_s = _positive(_get(sv, "stall_s", "supervision.", float, c.stall_s),
                           "supervision.stall_s")  # fmt: skip
     return c
+
+
+LOGIN_KEYS = ("api_key", "secret_key", "passphrase")
+
+
+def _login(lg: dict[str, Any]) -> Credentials | None:
+    """login.{api_key, secret_key, passphrase}: all or none; values never in a message."""
+    _check_unknown(lg, set(LOGIN_KEYS), "login.")
+    given = {k: lg.get(k) for k in LOGIN_KEYS if lg.get(k) not in (None, "")}
+    if not given:
+        return None
+    for key in LOGIN_KEYS:
+        if not isinstance(given.get(key), str):
+            raise ConfigError(
+                f"login.{key}", "missing or not a string: set api_key, secret_key and "
+                "passphrase of the OKX API key (read-only permission is enough)",
+            )  # fmt: skip
+    return Credentials(given["api_key"], given["secret_key"], given["passphrase"])
+
+
+def _channels_exist(c: Config) -> None:
+    """Every (channel, instId) can exist (else OKX answers 60018); the l2-tbt channels
+    have credentials to log in with."""
+    for i, ch in enumerate(c.channels):
+        for inst in c.instruments:
+            problem = channel_problem(ch, inst)
+            if problem is not None:
+                raise ConfigError(f"channels[{i}]", problem)
+        if ch in L2_TBT and c.login is None:
+            raise ConfigError(
+                "login",
+                f"{ch} needs a login: set login.api_key, login.secret_key and "
+                "login.passphrase (role: the vault variables named by "
+                "ingestor_okx_api_key_var, ingestor_okx_secret_key_var and "
+                "ingestor_okx_passphrase_var)",
+            )
 
 
 def _validation(v: dict[str, Any], c: Config) -> None:

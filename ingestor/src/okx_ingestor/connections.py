@@ -9,6 +9,11 @@
 - 64008 notice: a replacement connection is opened and subscribed; the old one is
   closed only when the replacement has all its acks (no data hole).
 - Reconnect with capped exponential backoff and full jitter; resubscribe everything.
+- Login (connections with credentials: the l2-tbt channels, planner.py): the login op
+  (one of the 480 ops) before any subscribe, on every (re)connect. An answer retrying
+  cannot fix (login.FATAL: bad credentials, clock, 64003 fee tier) stops the connection
+  for good: logged once, `failed` holds the code (metric okx_connection_refused), and
+  it does not reconnect (no storm); the rest of the service goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass, field
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from .login import CHANNEL_FATAL, LOGIN_FATAL, Credentials, login_request
+from .planner import plan_connections
 
 log = logging.getLogger("okx_ingestor.connections")
 
@@ -55,6 +63,9 @@ ERROR_HINTS = {
     "64001": "this channel moved: use the /business URL (e.g. trades-all)",
     "64003": "fee tier too low for this channel: use `books` instead of *-l2-tbt",
     "64004": "books-l2-tbt conflicts with another book channel on one connection",
+    "63999": "login failed on OKX's side (internal error): retrying",
+    **LOGIN_FATAL,
+    **CHANNEL_FATAL,
     "64008": "service upgrade notice: opening a replacement connection",
 }
 
@@ -122,6 +133,8 @@ class ConnStats:
     frames: int = 0
     resyncs: int = 0  # books resynchronised by unsubscribe + subscribe (2 ops each)
     budget_reconnects: int = 0  # resyncs done by a reconnect: the budget was low
+    logins: int = 0  # login requests sent (each one op of the hourly budget)
+    login_timeouts: int = 0  # no answer to a login within login_timeout_s: reconnected
 
 
 def subscribe_requests(
@@ -165,6 +178,8 @@ class OkxConnection:
         watch: TaskWatcher | None = None,
         on_subscribed: Callable[[OkxConnection], None] | None = None,
         on_closed: Callable[[OkxConnection], None] | None = None,
+        credentials: Credentials | None = None,
+        login_timeout_s: float = 10.0,
     ) -> None:
         if not 0 < ping_after_s < 30:
             raise ValueError("ping_after_s must be between 0 and 30 (OKX closes after 30 s)")
@@ -197,6 +212,10 @@ class OkxConnection:
         self._acked: set[tuple[str, str]] = set()
         self._logged_codes: set[str] = set()
         self._pending_resync: list[dict[str, str]] = []
+        self.credentials = credentials  # None: a connection without login
+        self.login_timeout_s = login_timeout_s
+        self._logged_in = asyncio.Event()
+        self.failed: str | None = None  # the OKX code that stopped it for good
 
     # -- control -------------------------------------------------------------------
     def stop(self) -> None:
@@ -269,6 +288,9 @@ class OkxConnection:
                         self.on_error(self.name, exc, "on_closed")
             if self._stop.is_set():
                 break
+            if self.failed is not None:  # retrying cannot help: wait for stop()
+                await self._stop.wait()
+                break
             if self._budget_reconnect:  # our own close: reconnect now, not a failure
                 self._budget_reconnect = False  # (once: a failing connect backs off)
                 continue
@@ -281,11 +303,55 @@ class OkxConnection:
     async def _session(self, ws: ClientConnection) -> None:
         self._acked.clear()
         self._pending_resync = []  # subscribing everything gives every book a snapshot
-        sub = asyncio.create_task(self._subscribe(ws, self.args, "subscribe"))
+        self._logged_in.clear()
+        sub = asyncio.create_task(self._start(ws))
         try:
             await self._read(ws)
         finally:
             sub.cancel()
+
+    async def _start(self, ws: ClientConnection) -> None:
+        """Log in first (connections with credentials), then subscribe everything."""
+        if self.credentials is not None and not await self._login(ws):
+            return
+        await self._subscribe(ws, self.args, "subscribe")
+
+    async def _login(self, ws: ClientConnection) -> bool:
+        """Send the login op (one of the budget's ops) and wait for OKX's answer."""
+        assert self.credentials is not None
+        await self.ops.acquire()
+        self.stats.logins += 1
+        await ws.send(login_request(self.credentials))
+        try:
+            await asyncio.wait_for(self._logged_in.wait(), timeout=self.login_timeout_s)
+        except TimeoutError:
+            if self.failed is None:  # no answer at all: reconnect (with backoff)
+                self.stats.login_timeouts += 1
+                log.warning("no answer to login; reconnecting", extra={
+                    "conn": self.name, "timeout_s": self.login_timeout_s})  # fmt: skip
+                await ws.close(code=1000, reason="login timeout")
+            return False
+        return self.failed is None
+
+    def _fail(self, code: str) -> None:
+        """Stop for good: an answer no retry can change (bad credentials, fee tier)."""
+        if self.failed is not None:
+            return
+        self.failed = code
+        channels = sorted({a["channel"] for a in self.args})
+        log.error(
+            "OKX refused this connection's channels; not retrying",
+            extra={"conn": self.name, "code": code, "channels": channels,
+                   "hint": ERROR_HINTS.get(code, "")},
+        )  # fmt: skip
+        self._logged_in.set()  # wakes _login, which sees `failed`
+        ws = self._ws
+        if ws is not None:
+            task = asyncio.get_running_loop().create_task(
+                ws.close(code=1000, reason=f"refused {code}")
+            )
+            if self.watch is not None:
+                self.watch(task, f"refused:{self.name}", True)
 
     async def _subscribe(self, ws: ClientConnection, args: list[dict[str, str]], op: str) -> None:
         for text in subscribe_requests(args, op, self.max_args):
@@ -365,6 +431,8 @@ class OkxConnection:
                 self.backoff.reset()
                 if self.on_subscribed is not None:
                     self.on_subscribed(self)
+        elif event == "login" and str(code) == "0":
+            self._logged_in.set()
         elif event == "notice" and str(code) == "64008":
             self.stats.notices += 1
             log.warning(ERROR_HINTS["64008"], extra={"conn": self.name})
@@ -380,6 +448,10 @@ class OkxConnection:
                     "OKX error event",
                     extra={"conn": self.name, "code": code, "okx_msg": ev.get("msg"), "hint": hint},
                 )
+            if self.credentials is not None and (
+                code in CHANNEL_FATAL or (code in LOGIN_FATAL and not self._logged_in.is_set())
+            ):
+                self._fail(code)
 
 
 class ConnectionManager:
@@ -410,20 +482,29 @@ class ConnectionManager:
         self._by_book: dict[tuple[str, str], OkxConnection] = {}
         self.replacements = 0
 
-    def plan(self, url: str, args: list[dict[str, str]]) -> None:
-        for i in range(0, len(args), self.max_args):
-            chunk = args[i : i + self.max_args]
+    def plan(
+        self, url: str, args: list[dict[str, str]], credentials: Credentials | None = None
+    ) -> None:
+        """Connections for `args` on `url` (planner.plan_connections: at most
+        max_args each, the l2-tbt channels on logged-in connections of their own)."""
+        for planned in plan_connections({url: args}, self.max_args):
+            if planned.login and credentials is None:
+                raise ValueError("l2-tbt channels need credentials (config: login)")
+            name = f"{url.rsplit('/', 1)[-1]}-{len(self.connections)}"
+            if planned.login:
+                name += f"-{planned.args[0]['channel']}"
             self._add(
                 OkxConnection(
-                    f"{url.rsplit('/', 1)[-1]}-{len(self.connections)}",
+                    name,
                     url,
-                    chunk,
+                    planned.args,
                     self.on_frame,
                     connect_limiter=self.limiter,
                     on_notice=self._replace,
                     backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
                     on_error=self.on_error,
                     watch=self.watch,
+                    credentials=credentials if planned.login else None,
                     **self.conn_kwargs,  # type: ignore[arg-type]
                 )
             )
@@ -468,6 +549,7 @@ class ConnectionManager:
             backoff=Backoff(self.backoff_base_s, self.backoff_cap_s),
             on_error=self.on_error,
             watch=self.watch,
+            credentials=old.credentials,
             **self.conn_kwargs,
         )  # type: ignore[arg-type]
         self._add(new)

@@ -393,6 +393,20 @@ class StatsCollector(Collector):
             budget.add_metric([conn.name], conn.ops.remaining())
         yield budget
         yield CounterMetricFamily(
+            "okx_ws_logins", "WebSocket login requests sent (l2-tbt connections)",
+            value=sum(c.logins for c in conns),
+        )  # fmt: skip
+        refused = GaugeMetricFamily(
+            "okx_connection_refused",
+            "1 for a connection OKX refused for good (login error, 64003 fee tier): it does "
+            "not reconnect; fix the cause (label code) and restart",
+            labels=["conn", "code"],
+        )
+        for conn in s.manager.connections:
+            if conn.failed is not None:
+                refused.add_metric([conn.name, conn.failed], 1)
+        yield refused
+        yield CounterMetricFamily(
             "okx_trades_backfilled",
             "Trades fetched from the REST history after a reconnect (the reconnect's hole)",
             value=s.backfilled_trades,
@@ -734,7 +748,7 @@ class Service:
             self.latest.attach(loop)
             self.latest.start()
         for url, args in cfg.subscriptions().items():
-            self.manager.plan(url, args)
+            self.manager.plan(url, args, cfg.login)  # planner.py: login, no 64004
         self.manager.start()
         sd_notify("READY=1")
         log.info(

@@ -8,6 +8,14 @@ generated books updates (seqId/prevSeqId chain, checksum 0), trades and tickers 
 
 Faults (methods, or `--fault KIND@SECONDS` on the command line): disconnect, gap,
 reset, cross (a bid above the best ask), malformed, no_pong, notice (64008).
+
+Login and the l2-tbt channels (`credentials`, `fee_tier_ok`): `{"op":"login"}` is
+verified like OKX (login.verify: 60004/60005/60006/60007/60024, else `event: login`);
+books-l2-tbt / books50-l2-tbt need a login (60011), an account of the fee tier (64003
+when `fee_tier_ok` is False) and no conflicting book channel of the same instId on the
+connection (64004); they carry the generated books pushes. A channel that cannot exist
+for the instId's instType (config.CHANNEL_INST_TYPES) is answered 60018, as OKX does;
+funding-rate and mark-price are acknowledged where they exist (no pushes).
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .config import channel_problem
+from .login import Credentials, verify
+from .planner import CONFLICTS, LOGIN_CHANNELS
 from .rest import inst_type_of
 from .scopes import ARG_KEYS, scope_values, subscribe_args
 from .synth import MarketGenerator
@@ -32,6 +43,14 @@ from .synth import MarketGenerator
 log = logging.getLogger("okx_ingestor.simulator")
 SUPPORTED = frozenset({"books", "trades", "tickers"})
 HISTORY_KEEP = 5000  # trades per instrument served by /api/v5/market/history-trades
+ACK_ONLY = frozenset({"funding-rate", "mark-price"})  # acknowledged, nothing pushed
+LOGIN_ERRORS = {
+    "60004": "Invalid timestamp",
+    "60005": "Invalid apiKey",
+    "60006": "Timestamp request expired",
+    "60007": "Invalid sign",
+    "60024": "Wrong passphrase",
+}
 FAULTS = ("disconnect", "gap", "reset", "cross", "malformed", "no_pong", "notice")
 
 
@@ -123,6 +142,7 @@ class _Client:
     ws: ServerConnection
     conn_id: str
     subs: set[tuple[str, str]] = field(default_factory=set)
+    logged_in: bool = False
 
 
 class Simulator:
@@ -138,10 +158,15 @@ class Simulator:
         ws_snapshots: bool = True,
         rest_port: int = 0,
         trade_history: bool = False,
+        credentials: Credentials | None = None,
+        fee_tier_ok: bool = True,
     ) -> None:
         # trade_history: trades go on while nobody listens (as on OKX) and are served by
         # GET /api/v5/market/history-trades; trades_made lists every one of them.
         self.trade_history = trade_history
+        self.credentials = credentials  # the one API key logins are checked against
+        self.fee_tier_ok = fee_tier_ok  # False: 64003 for the l2-tbt channels
+        self.login_requests = 0
         self.history: dict[str, list[dict[str, object]]] = {}
         self.trades_made: list[tuple[str, str]] = []
         self.ws_snapshots = ws_snapshots  # False: like OKX after the snapshot removal
@@ -347,15 +372,57 @@ class Simulator:
             )
             return
         self.subscribe_requests += 1
+        if op == "login":
+            await self._login(client, args)
+            return
         for arg in args:
             await self._on_arg(client, op, arg, req.get("id"))
+
+    async def _login(self, client: _Client, args: list[dict[str, object]]) -> None:
+        self.login_requests += 1
+        code = "60009"  # no credentials configured, or not one arg: Login failed.
+        if self.credentials is not None and len(args) == 1 and isinstance(args[0], dict):
+            code = verify(self.credentials, args[0])
+        if code == "0":
+            client.logged_in = True
+            await self._send(client, {"event": "login", "code": "0", "msg": "",
+                                      "connId": client.conn_id})  # fmt: skip
+            return
+        msg = LOGIN_ERRORS.get(code, "Login failed.")
+        await self._send(client, {"event": "error", "code": code, "msg": msg,
+                                  "connId": client.conn_id})  # fmt: skip
+
+    def _refusal(self, client: _Client, op: str, channel: str, inst: str) -> tuple[str, str] | None:
+        """(code, msg) OKX answers a subscribe with, beyond an unknown channel/instId."""
+        problem = channel_problem(channel, inst)
+        if problem is not None:
+            return "60018", f"Wrong URL or channel:{channel},instId:{inst} doesn't exist."
+        if op != "subscribe" or channel not in LOGIN_CHANNELS:
+            return None
+        if not client.logged_in:
+            return "60011", "Please log in"
+        if not self.fee_tier_ok:
+            return "64003", "Your trading fee tier doesn't meet the requirement to access " \
+                "this channel"  # fmt: skip
+        for other, other_inst in client.subs:
+            if other_inst == inst and frozenset({channel, other}) in CONFLICTS:
+                return "64004", f"Subscribing to {channel} and {other} for {inst} on one " \
+                    "connection is not allowed"  # fmt: skip
+        return None
 
     async def _on_arg(self, client: _Client, op: str, arg: dict[str, str], req_id: object) -> None:
         channel, inst = arg.get("channel", ""), arg.get("instId", "")
         if channel in DOCUMENTED and arg in subscribe_args(channel, sorted(self.inst_ids)):
             await self._on_documented(client, op, arg, req_id)
             return
-        if channel not in SUPPORTED or inst not in self.inst_ids:
+        known = SUPPORTED | ACK_ONLY | LOGIN_CHANNELS
+        refusal = self._refusal(client, op, channel, inst) if channel in known else None
+        if refusal is not None:
+            code, msg = refusal
+            await self._send(client, {"id": req_id, "event": "error", "code": code, "msg": msg,
+                                      "connId": client.conn_id})  # fmt: skip
+            return
+        if channel not in known or inst not in self.inst_ids:
             await self._send(
                 client,
                 {
@@ -373,6 +440,8 @@ class Simulator:
             await self._send(client, ack)
             if channel == "books" and self.ws_snapshots:
                 await self._send_raw(client, self.gen.snapshot(inst))
+            elif channel in LOGIN_CHANNELS:  # OKX: always a snapshot first
+                await self._send_raw(client, _relabel(self.gen.snapshot(inst), channel))
             client.subs.add((channel, inst))  # data only after the ack (and snapshot)
         elif op == "unsubscribe":
             client.subs.discard((channel, inst))
@@ -421,6 +490,13 @@ class Simulator:
                 budget -= 1
                 await self._produce_one()
 
+    async def _push_l2(self, inst_id: str, text: str) -> None:
+        """A books push to the l2-tbt subscribers of the instrument, relabelled."""
+        for channel in LOGIN_CHANNELS:
+            for client in [c for c in self.clients.values() if (channel, inst_id) in c.subs]:
+                if await self._send_raw(client, _relabel(text, channel)):
+                    self.sent_messages += 1
+
     def _remember(self, inst_id: str, text: str) -> None:
         """A trade made, for the REST history (the last HISTORY_KEEP per instrument)."""
         history = self.history.setdefault(inst_id, [])
@@ -449,6 +525,7 @@ class Simulator:
         targets = [c for c in self.clients.values() if (kind, inst.inst_id) in c.subs]
         if kind == "books":
             text = gen.book_update(inst)  # the chain advances even with nobody listening
+            await self._push_l2(inst.inst_id, text)
         elif kind == "trades" and (targets or self.trade_history):
             text = gen.trade(inst)
             if self.trade_history:
@@ -467,6 +544,11 @@ class Simulator:
         elif delivered and kind == "tickers":
             data = orjson.loads(text)["data"][0]
             self.tickers_sent.append((data["instId"], data["ts"], data["last"]))
+
+
+def _relabel(text: str, channel: str) -> str:
+    """A generated books push as `channel` (the same book, seqIds and all)."""
+    return text.replace('"channel":"books"', f'"channel":"{channel}"', 1)
 
 
 async def run_simulator(
