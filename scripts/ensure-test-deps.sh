@@ -5,6 +5,7 @@
 #                      (tests/unit/test_clickhouse_*_server.py, ingestor/tests)
 #   promtool, amtool   prometheus / prometheus-alertmanager (tests/unit/test_promtool_*)
 #   redis-server       the ingestor's integration tests (also ingestor/scripts/ensure-test-deps.sh)
+#   openssl            the test CA of tests/unit/test_redis_tls_server.py
 # The tests start and stop private instances; no packaged service is started here
 # (policy-rc.d keeps them stopped on a host that runs systemd). A missing tool fails its
 # tests: it is never silently skipped, except the ClickHouse server tests with
@@ -17,6 +18,7 @@ declare -A package_of=(
   [promtool]=prometheus
   [amtool]=prometheus-alertmanager
   [redis-server]=redis-server
+  [openssl]=openssl
 )
 
 missing=()
