@@ -65,55 +65,51 @@ def book_rows(db: Executor, inst: str, rows: list[tuple[str, int, int]], end_ms:
     )
 
 
-def tickers(db: Executor, inst: str, n: int, step_ms: int, end_ms: int,
-            *, received_delay_ms: int = 4) -> None:  # fmt: skip
+def series(db: Executor, table: str, columns: str, values: str, n: int, step_ms: int,
+           end_ms: int, *, received_delay_ms: int = 3) -> None:  # fmt: skip
+    """n rows of `table`, one every `step_ms`, the last `end_ms` before AS_OF: `values`
+    are the SQL expressions of `columns` ({ts} is the row's exchange time), followed by
+    ts and received_at (ts + received_delay_ms)."""
     ts = _t(f"{end_ms} + ({n} - 1 - number) * {step_ms}")
     db.execute(
-        "INSERT INTO hft_data.tickers (inst_id, inst_type, ts, last, last_sz, received_at) "
-        f"SELECT '{inst}', 'SPOT', {ts}, toDecimal128(100, 18), toDecimal128(1, 18), "
+        f"INSERT INTO hft_data.{table} ({columns}, ts, received_at) "
+        f"SELECT {values.format(ts=ts)}, {ts}, "
         f"toDateTime64({ts}, 6, 'UTC') + toIntervalMillisecond({received_delay_ms}) "
         f"FROM numbers({n})"
     )
 
 
+PX = "toDecimal128(100, 18)"
+
+
+def tickers(db: Executor, inst: str, n: int, step_ms: int, end_ms: int,
+            *, received_delay_ms: int = 4) -> None:  # fmt: skip
+    series(db, "tickers", "inst_id, inst_type, last, last_sz",
+           f"'{inst}', 'SPOT', {PX}, toDecimal128(1, 18)", n, step_ms, end_ms,
+           received_delay_ms=received_delay_ms)  # fmt: skip
+
+
 def bbo(db: Executor, inst: str, n: int, step_ms: int, end_ms: int) -> None:
-    ts = _t(f"{end_ms} + ({n} - 1 - number) * {step_ms}")
-    db.execute(
-        "INSERT INTO hft_data.bbo (inst_id, channel, ts, seq_id, bid_px, bid_sz, bid_orders, "
-        f"ask_px, ask_sz, ask_orders, received_at) SELECT '{inst}', 'bbo-tbt', {ts}, number, "
-        "toDecimal128(99, 18), toDecimal128(1, 18), 1, toDecimal128(101, 18), "
-        f"toDecimal128(1, 18), 1, toDateTime64({ts}, 6, 'UTC') + toIntervalMillisecond(2) "
-        f"FROM numbers({n})"
-    )
+    series(db, "bbo", "inst_id, channel, seq_id, bid_px, bid_sz, bid_orders, ask_px, ask_sz, "
+           "ask_orders", f"'{inst}', 'bbo-tbt', number, toDecimal128(99, 18), "
+           "toDecimal128(1, 18), 1, toDecimal128(101, 18), toDecimal128(1, 18), 1",
+           n, step_ms, end_ms, received_delay_ms=2)  # fmt: skip
 
 
 def index_tickers(db: Executor, inst: str, n: int, step_ms: int, end_ms: int) -> None:
-    ts = _t(f"{end_ms} + ({n} - 1 - number) * {step_ms}")
-    db.execute(
-        "INSERT INTO hft_data.index_tickers (inst_id, ts, idx_px, received_at) "
-        f"SELECT '{inst}', {ts}, toDecimal128(100, 18), "
-        f"toDateTime64({ts}, 6, 'UTC') + toIntervalMillisecond(3) FROM numbers({n})"
-    )
+    series(db, "index_tickers", "inst_id, idx_px", f"'{inst}', {PX}", n, step_ms, end_ms)
 
 
 def mark_prices(db: Executor, inst: str, n: int, step_ms: int, end_ms: int) -> None:
-    ts = _t(f"{end_ms} + ({n} - 1 - number) * {step_ms}")
-    db.execute(
-        "INSERT INTO hft_data.mark_prices (inst_id, inst_type, ts, mark_px, received_at) "
-        f"SELECT '{inst}', 'SWAP', {ts}, toDecimal128(100, 18), "
-        f"toDateTime64({ts}, 6, 'UTC') + toIntervalMillisecond(3) FROM numbers({n})"
-    )
+    series(db, "mark_prices", "inst_id, inst_type, mark_px", f"'{inst}', 'SWAP', {PX}",
+           n, step_ms, end_ms)  # fmt: skip
 
 
 def funding_rates(db: Executor, inst: str, n: int, step_ms: int, end_ms: int) -> None:
-    ts = _t(f"{end_ms} + ({n} - 1 - number) * {step_ms}")
-    db.execute(
-        "INSERT INTO hft_data.funding_rates (inst_id, inst_type, ts, funding_rate, "
-        "funding_time, next_funding_time, sett_state, method, formula_type, received_at) "
-        f"SELECT '{inst}', 'SWAP', {ts}, toDecimal128('0.0001', 18), {ts}, {ts}, 'settled', "
-        f"'current_period', 'noRate', toDateTime64({ts}, 6, 'UTC') + "
-        f"toIntervalMillisecond(3) FROM numbers({n})"
-    )
+    series(db, "funding_rates", "inst_id, inst_type, funding_rate, funding_time, "
+           "next_funding_time, sett_state, method, formula_type",
+           f"'{inst}', 'SWAP', toDecimal128('0.0001', 18), {{ts}}, {{ts}}, 'settled', "
+           "'current_period', 'noRate'", n, step_ms, end_ms)  # fmt: skip
 
 
 def clean(db: Executor, trades_per_instrument: int = 3000) -> None:
