@@ -36,8 +36,8 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$")
 # Limits the checks read, with their defaults; a site overrides them by name.
 DEFAULT_LIMITS: dict[str, int] = {
     "stale_trades_s": 900,
-    "stale_books_s": 180,
-    "stale_bbo_s": 180,
+    "stale_books_s": 900,
+    "stale_bbo_s": 900,
     "stale_tickers_s": 900,
     "stale_index_s": 180,
     "stale_funding_s": 300,

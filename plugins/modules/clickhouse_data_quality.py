@@ -59,7 +59,7 @@ options:
   limits:
     description:
       - Limits the checks read, by name. C(stale_trades_s) (900), C(stale_books_s)
-        (180), C(stale_bbo_s) (180), C(stale_tickers_s) (900), C(stale_index_s) (180),
+        (900), C(stale_bbo_s) (900), C(stale_tickers_s) (900), C(stale_index_s) (180),
         C(stale_funding_s) (300), C(stale_mark_s) (60) are the freshness limits in
         seconds; C(max_delay_ms) (5000) and C(max_skew_ms) (1000) bound the
         exchange-to-ingest delay and the clock skew.

@@ -5,9 +5,10 @@
 -- channel's limit at ${as_of}: a dead subscription, a stalled connection or a sink
 -- that stopped writing. Limits (seconds) follow how often OKX pushes each channel:
 -- mark-price at least every 10 s, funding-rate every 30-90 s, index-tickers at least
--- once a minute, books a keep-alive update about every 60 s; trades and tickers only
--- when something trades, so their limits are looser (raise them for illiquid
--- instruments with the stale_*_s variables).
+-- once a minute; trades, tickers and books only when something trades or the book
+-- changes (the ingestor does not store OKX's book keep-alives, and bbo only when the
+-- top changes), so their limits are looser (raise them for illiquid instruments with
+-- the stale_*_s variables).
 SELECT source_table, channel, inst_id, last_ts,
        dateDiff('second', last_ts, toDateTime64('${as_of}', 3, 'UTC')) AS age_s,
        limit_s

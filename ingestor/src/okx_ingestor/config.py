@@ -56,8 +56,10 @@ CHANNEL_INST_TYPES: dict[str, frozenset[str]] = {
     "funding-rate": frozenset({"SWAP"}),  # perpetual swaps only
     "mark-price": frozenset({"MARGIN", "SWAP", "FUTURES", "OPTION"}),  # no SPOT
     "index-tickers": frozenset({"INDEX"}),
-    "open-interest": frozenset({"SWAP", "FUTURES", "OPTION"}),  # derivatives only
-    # Not narrowed: the docs (2026-06-15) name no instType restriction we could confirm.
+    # Not narrowed yet: OKX documents open-interest for derivatives, but the ingestor
+    # subscribes it per configured instId (scopes.py); narrowing it here needs scopes.py
+    # to skip spot pairs first. price-limit: the docs (2026-06-15) name no restriction.
+    "open-interest": ALL_TYPES,
     "price-limit": ALL_TYPES,
     # Subscribed per instType / instFamily, not per instId: scopes.py derives the args
     # from the instruments that fit, and the parser rejects a list where none does.

@@ -37,7 +37,13 @@ class PlannedConnection:
 
 def conflicts(a: Arg, b: Arg) -> bool:
     """Would OKX refuse these two on one connection (64004)?"""
-    return a["instId"] == b["instId"] and frozenset({a["channel"], b["channel"]}) in CONFLICTS
+    # Scope args (instType / instFamily, no instId: issue-13 channels) never conflict.
+    inst = a.get("instId")
+    return (
+        inst is not None
+        and inst == b.get("instId")
+        and (frozenset({a["channel"], b["channel"]}) in CONFLICTS)
+    )
 
 
 def _pack(url: str, args: list[Arg], max_args: int, login: bool) -> list[PlannedConnection]:
