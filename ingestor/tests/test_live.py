@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import redis
+from aio import run, until
 from okx_ingestor.books import BookState
 from okx_ingestor.config import parse_config
 from okx_ingestor.connections import OkxConnection
@@ -20,19 +20,6 @@ from okx_ingestor.service import Service
 from okx_ingestor.simulator import Simulator
 
 INSTS = ["BTC-USDT", "ETH-USDT"]
-
-
-async def until(cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.02)
-
-
-def run(coro: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(coro())
 
 
 def test_simulator_to_jsonl_and_redis_with_faults(tmp_path: Path, redis_server: str) -> None:

@@ -9,11 +9,11 @@ import base64
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from aio import run, until
 from okx_ingestor.books import BookState
 from okx_ingestor.config import parse_config
 from okx_ingestor.connections import Backoff, OkxConnection
@@ -24,19 +24,6 @@ from websockets.asyncio.client import connect
 
 CREDS = Credentials("key-1", "secret-1", "pass-1")
 L2 = [{"channel": "books-l2-tbt", "instId": "BTC-USDT"}]
-
-
-async def until(cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.02)
-
-
-def run(coro: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(coro())
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")

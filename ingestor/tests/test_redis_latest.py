@@ -8,10 +8,10 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
+from aio import until
 from okx_ingestor.config import parse_config
 from okx_ingestor.service import Service
 from okx_ingestor.simulator import Simulator
@@ -21,13 +21,6 @@ from okx_ingestor.sinks import RedisLatestSink, RedisLatestWriter
 def trade(trade_id: int, inst: str = "BTC-USDT") -> tuple[object, ...]:
     return (inst, trade_id, 1_700_000_000_000 + trade_id, "42000.5", "0.1", "buy", 1, 0,
             trade_id, 1_700_000_000_000_000 + trade_id)  # fmt: skip
-
-
-async def until(cond: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for: {what}"
-        await asyncio.sleep(0.02)
 
 
 def test_one_pipeline_per_loop_iteration_with_the_newest_row(redis_server: str) -> None:
